@@ -36,7 +36,9 @@ def test_permutation_preserves_function(name):
     perms = sample_permutations(spec, 3, torch.Generator().manual_seed(1))
     moved = permute(ws, perms)
     assert not moved.allclose(ws)  # the weights really changed
-    torch.testing.assert_close(_outputs(spec, moved, input_shape), _outputs(spec, ws, input_shape), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        _outputs(spec, moved, input_shape), _outputs(spec, ws, input_shape), atol=1e-5, rtol=0
+    )
     # and the inverse brings back the exact weights
     assert permute(moved, invert_permutations(perms)).allclose(ws, atol=0, rtol=0)
 
@@ -47,7 +49,9 @@ def test_positive_scaling_preserves_function(name):
     ws = random_weightspace(spec, batch_size=3).to(torch.float64)
     scaled = rescale(ws, spec, sample_scales(spec, 3, torch.Generator().manual_seed(2)))
     assert not scaled.allclose(ws)
-    torch.testing.assert_close(_outputs(spec, scaled, input_shape), _outputs(spec, ws, input_shape), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        _outputs(spec, scaled, input_shape), _outputs(spec, ws, input_shape), atol=1e-5, rtol=0
+    )
 
 
 @pytest.mark.parametrize("name", ["mlp_tanh", "cnn_tanh", "siren"])
@@ -56,7 +60,9 @@ def test_sign_flips_preserve_function(name):
     ws = random_weightspace(spec, batch_size=3).to(torch.float64)
     flipped = rescale(ws, spec, sample_signs(spec, 3, torch.Generator().manual_seed(2)))
     assert not flipped.allclose(ws)
-    torch.testing.assert_close(_outputs(spec, flipped, input_shape), _outputs(spec, ws, input_shape), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        _outputs(spec, flipped, input_shape), _outputs(spec, ws, input_shape), atol=1e-5, rtol=0
+    )
 
 
 @pytest.mark.parametrize("name", list(SPECS))
@@ -64,8 +70,12 @@ def test_random_symmetry_preserves_function_in_float32(name):
     spec, input_shape = SPECS[name]
     ws = random_weightspace(spec, batch_size=5, scale=0.3)
     moved = random_symmetry(ws, spec, torch.Generator().manual_seed(4), scale_range=(0.5, 2.0))
-    before = forward(spec, ws, torch.randn(9, *input_shape, generator=torch.Generator().manual_seed(0)))
-    after = forward(spec, moved, torch.randn(9, *input_shape, generator=torch.Generator().manual_seed(0)))
+    before = forward(
+        spec, ws, torch.randn(9, *input_shape, generator=torch.Generator().manual_seed(0))
+    )
+    after = forward(
+        spec, moved, torch.randn(9, *input_shape, generator=torch.Generator().manual_seed(0))
+    )
     torch.testing.assert_close(after, before, atol=1e-5, rtol=1e-5)
 
 
@@ -89,7 +99,9 @@ def test_non_symmetries_do_change_the_function():
     from weightnet.weightspace import WeightSpace
 
     broken = WeightSpace(tuple(w), doubled.biases)
-    assert (_outputs(spec, broken, input_shape) - _outputs(spec, ws, input_shape)).abs().max() > 1e-2
+    assert (
+        _outputs(spec, broken, input_shape) - _outputs(spec, ws, input_shape)
+    ).abs().max() > 1e-2
 
 
 def test_permutation_acts_on_channels_and_follows_the_formula():

@@ -5,7 +5,13 @@ import torch
 
 from weightnet.functional import forward
 from weightnet.testing import cnn_spec, mlp_spec, random_weightspace, siren_spec
-from weightnet.weightspace import SpecError, WeightSpace, WeightSpec, read_layout_csv, write_layout_csv
+from weightnet.weightspace import (
+    SpecError,
+    WeightSpace,
+    WeightSpec,
+    read_layout_csv,
+    write_layout_csv,
+)
 from weightnet.zoo.architectures import CNN, MLP, SIREN, build_module
 
 
@@ -13,7 +19,10 @@ def _modules():
     torch.manual_seed(0)
     return {
         "mlp": (MLP([6, 5, 4, 3], "tanh"), torch.randn(7, 6)),
-        "cnn": (CNN(2, [4, 3], 3, kernel_size=3, activation="relu", stride=1), torch.randn(7, 2, 6, 6)),
+        "cnn": (
+            CNN(2, [4, 3], 3, kernel_size=3, activation="relu", stride=1),
+            torch.randn(7, 2, 6, 6),
+        ),
         "cnn_stride": (CNN(1, [3, 5], 4, kernel_size=3, stride=2), torch.randn(7, 1, 8, 8)),
         "siren": (SIREN([2, 8, 8, 1], w0=30.0), torch.rand(7, 2) * 2 - 1),
     }
@@ -97,7 +106,12 @@ def test_bad_state_dicts_raise_spec_error():
         WeightSpec.from_state_dict({"w.weight": torch.zeros(2, 2)})
     with pytest.raises(SpecError, match="takes 4 inputs"):
         WeightSpec.from_state_dict(
-            {"a.weight": torch.zeros(3, 2), "a.bias": torch.zeros(3), "b.weight": torch.zeros(1, 4), "b.bias": torch.zeros(1)}
+            {
+                "a.weight": torch.zeros(3, 2),
+                "a.bias": torch.zeros(3),
+                "b.weight": torch.zeros(1, 4),
+                "b.bias": torch.zeros(1),
+            }
         )
 
 

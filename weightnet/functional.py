@@ -48,7 +48,9 @@ def layer_forward(layer: LayerSpec, weight: Tensor, bias: Tensor, h: Tensor) -> 
     batch, n = h.shape[:2]
     x = rearrange(h, "b n c h w -> n (b c) h w")
     kernels = rearrange(weight, "b o i kh kw -> (b o) i kh kw")
-    out = F.conv2d(x, kernels, rearrange(bias, "b o -> (b o)"), layer.stride, layer.padding, groups=batch)
+    out = F.conv2d(
+        x, kernels, rearrange(bias, "b o -> (b o)"), layer.stride, layer.padding, groups=batch
+    )
     return rearrange(out, "n (b o) h w -> b n o h w", b=batch)  # (B, N, n_out, H', W')
 
 

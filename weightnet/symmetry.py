@@ -104,8 +104,16 @@ def _check_diagonal(spec: WeightSpec, factors: Sequence[Tensor]) -> None:
             continue
         if bool((d.abs() == 1).all()) and layer.activation in SIGN_FLIP_ACTIVATIONS:
             continue
-        what = "positive scaling" if positive else "sign flips" if bool((d.abs() == 1).all()) else "this scaling"
-        raise SpecError(f"{what} of {layer.weight_key} changes the function of a {layer.activation} layer")
+        what = (
+            "positive scaling"
+            if positive
+            else "sign flips"
+            if bool((d.abs() == 1).all())
+            else "this scaling"
+        )
+        raise SpecError(
+            f"{what} of {layer.weight_key} changes the function of a {layer.activation} layer"
+        )
 
 
 def rescale(ws: WeightSpace, spec: WeightSpec, factors: Sequence[Tensor]) -> WeightSpace:

@@ -41,7 +41,11 @@ def mlp_spec(sizes=(3, 5, 4, 2), activation: str = "relu") -> WeightSpec:
 
 
 def cnn_spec(
-    in_channels: int = 2, channels=(4, 3), num_classes: int = 3, kernel: int = 3, activation: str = "relu"
+    in_channels: int = 2,
+    channels=(4, 3),
+    num_classes: int = 3,
+    kernel: int = 3,
+    activation: str = "relu",
 ) -> WeightSpec:
     """A small CNN spec (convs, global average pooling, linear head) as :class:`~weightnet.zoo.architectures.CNN`."""
     layers = [
@@ -55,7 +59,9 @@ def cnn_spec(
         )
         for i, (c_in, c_out) in enumerate(zip([in_channels, *channels], channels, strict=False))
     ]
-    layers.append(LayerSpec("head.weight", "head.bias", "linear", (num_classes, channels[-1]), "identity"))
+    layers.append(
+        LayerSpec("head.weight", "head.bias", "linear", (num_classes, channels[-1]), "identity")
+    )
     return WeightSpec(tuple(layers))
 
 
@@ -81,10 +87,12 @@ def random_weightspace(
     """Gaussian weights and biases of ``batch_size`` networks with ``channels`` channels."""
     gen = torch.Generator().manual_seed(seed)
     weights = tuple(
-        scale * torch.randn(batch_size, *layer.shape, channels, generator=gen) for layer in spec.layers
+        scale * torch.randn(batch_size, *layer.shape, channels, generator=gen)
+        for layer in spec.layers
     )
     biases = tuple(
-        scale * torch.randn(batch_size, layer.n_out, channels, generator=gen) for layer in spec.layers
+        scale * torch.randn(batch_size, layer.n_out, channels, generator=gen)
+        for layer in spec.layers
     )
     return WeightSpace(weights, biases)
 
@@ -126,7 +134,9 @@ def _as_tensors(out) -> list[Tensor]:
 
 
 def _max_diff(a, b) -> float:
-    return max(float((x - y).abs().max()) for x, y in zip(_as_tensors(a), _as_tensors(b), strict=True))
+    return max(
+        float((x - y).abs().max()) for x, y in zip(_as_tensors(a), _as_tensors(b), strict=True)
+    )
 
 
 def assert_equivariant(
@@ -145,7 +155,9 @@ def assert_equivariant(
     diff = _max_diff(out_of_permuted, permuted_out)
     assert diff <= atol, f"not equivariant: max |f(Px) - Pf(x)| = {diff:.3g} > {atol}"
     moved = _max_diff(out_of_permuted, out)
-    assert moved > atol, f"output did not move under a permutation (max diff {moved:.3g}): invariant, not equivariant"
+    assert moved > atol, (
+        f"output did not move under a permutation (max diff {moved:.3g}): invariant, not equivariant"
+    )
 
 
 def assert_invariant(
@@ -182,7 +194,9 @@ def assert_sensitive(
         (ws.weights[0] + 0.5 * torch.ones_like(ws.weights[0]), *ws.weights[1:]), ws.biases
     )
     change = _max_diff(fn(nudged), out)
-    assert change > min_change, f"output ignores the first layer's weights (max change {change:.3g})"
+    assert change > min_change, (
+        f"output ignores the first layer's weights (max change {change:.3g})"
+    )
     if io:
         change = _max_diff(fn(permute_io(ws, "input")), out)
         assert change > min_change, (

@@ -199,7 +199,9 @@ class WeightSpec:
     @classmethod
     def from_dict(cls, data: Mapping) -> WeightSpec:
         """Inverse of :meth:`to_dict`."""
-        layers = [LayerSpec(**{**layer, "shape": tuple(layer["shape"])}) for layer in data["layers"]]
+        layers = [
+            LayerSpec(**{**layer, "shape": tuple(layer["shape"])}) for layer in data["layers"]
+        ]
         return cls(tuple(layers))
 
     def with_activation(self, activation: str, *, last: str = "identity") -> WeightSpec:
@@ -309,7 +311,13 @@ def read_layout_csv(path: str | Path) -> list[tuple[str, int, int, int, tuple[in
         for row in csv.DictReader(fh):
             shape = tuple(int(s) for s in ast.literal_eval(row["shape"]))
             rows.append(
-                (row["varname"], int(row["start_idx"]), int(row["end_idx"]), int(row["size"]), shape)
+                (
+                    row["varname"],
+                    int(row["start_idx"]),
+                    int(row["end_idx"]),
+                    int(row["size"]),
+                    shape,
+                )
             )
     return rows
 
@@ -391,7 +399,9 @@ class WeightSpace:
 
     def allclose(self, other: WeightSpace, atol: float = 1e-6, rtol: float = 1e-5) -> bool:
         pairs = zip(self.tensors(), other.tensors(), strict=True)
-        return all(a.shape == b.shape and torch.allclose(a, b, atol=atol, rtol=rtol) for a, b in pairs)
+        return all(
+            a.shape == b.shape and torch.allclose(a, b, atol=atol, rtol=rtol) for a, b in pairs
+        )
 
     def tensors(self) -> list[Tensor]:
         """All tensors in layout order (weight then bias, layer by layer)."""
@@ -418,7 +428,10 @@ class WeightSpace:
                 f"expected rows of {spec.num_params} parameters, got shape {tuple(flat.shape)}"
             )
         batch = flat.shape[0]
-        tensors = [flat[:, start:end].reshape(batch, *shape, 1) for _, start, end, _, shape in spec.layout()]
+        tensors = [
+            flat[:, start:end].reshape(batch, *shape, 1)
+            for _, start, end, _, shape in spec.layout()
+        ]
         return cls(tuple(tensors[0::2]), tuple(tensors[1::2]))
 
     # ---------------------------------------------------------- state dicts

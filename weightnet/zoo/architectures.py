@@ -87,7 +87,9 @@ class SineLayer(nn.Linear):
 
     def forward(self, x: Tensor) -> Tensor:
         out = super().forward(x)
-        return out if self.weightnet_activation == "identity" else torch.sin(self.weightnet_w0 * out)
+        return (
+            out if self.weightnet_activation == "identity" else torch.sin(self.weightnet_w0 * out)
+        )
 
 
 class SIREN(nn.Module):

@@ -1,0 +1,150 @@
+"""Safe reading and atomic writing of state_dict files (``.pt``, ``.pth``, ``.safetensors``).
+
+Weights files are untrusted data: pickles are only ever read with
+``torch.load(..., weights_only=True)``, which refuses to build arbitrary objects,
+and every write goes to a temporary name first and is renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from weightnet.errors import WeightnetError
+
+__all__ = ["STATE_DICT_SUFFIXES", "load_state_dict", "save_state_dict", "atomic_path"]
+
+STATE_DICT_SUFFIXES = (".pt", ".pth", ".safetensors")
+_ORDER_KEY = "weightnet.key_order"
+
+
+def load_state_dict(path: str | Path, *, allow_nonfinite: bool = False) -> dict[str, Tensor]:
+    """Read a state_dict of tensors, safely.
+
+    Accepts a plain state_dict or a dict holding one under ``"state_dict"`` /
+    ``"model_state_dict"`` (common checkpoint layouts).
+
+    Raises:
+        WeightnetError: one line naming ``path`` and the problem (missing, wrong
+            extension, unreadable, would execute code, not a dict of tensors, NaN/Inf).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightnetError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix not in STATE_DICT_SUFFIXES:
+        raise WeightnetError(
+            f"{path}: unsupported extension {suffix!r} (use .pt, .pth or .safetensors)"
+        )
+    if suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            obj = _in_saved_order(load_file(str(path)), path)
+        except (SafetensorError, OSError, ValueError) as err:
+            raise WeightnetError(
+                f"{path}: not a readable safetensors file ({_first_line(err)})"
+            ) from None
+    else:
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # noqa: BLE001 - any failure of the safe unpickler is bad input
+            text = _unpickler_reason(err)
+            if "Unsupported global" in str(err) or "GLOBAL" in str(err):
+                raise WeightnetError(
+                    f"{path}: refused to load: the file contains Python objects other than tensors "
+                    f"(it could run code when unpickled)"
+                ) from None
+            raise WeightnetError(f"{path}: not a readable PyTorch file ({text})") from None
+    if isinstance(obj, Mapping):
+        for key in ("state_dict", "model_state_dict"):
+            if isinstance(obj.get(key), Mapping):
+                obj = obj[key]
+                break
+    if not isinstance(obj, Mapping) or not obj:
+        raise WeightnetError(
+            f"{path}: expected a non-empty dict of tensors, got {type(obj).__name__}"
+        )
+    bad = [k for k, v in obj.items() if not isinstance(v, Tensor)]
+    if bad:
+        raise WeightnetError(f"{path}: entry {bad[0]!r} is not a tensor")
+    state = {str(k): v for k, v in obj.items()}
+    if not allow_nonfinite:
+        for key, value in state.items():
+            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                raise WeightnetError(f"{path}: {key} contains NaN or Inf values")
+    return state
+
+
+@contextmanager
+def atomic_path(path: str | Path):
+    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_state_dict(state_dict: Mapping[str, Tensor], path: str | Path) -> None:
+    """Write ``state_dict`` to ``path`` (format from the extension), atomically."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in STATE_DICT_SUFFIXES:
+        raise WeightnetError(
+            f"{path}: unsupported extension {suffix!r} (use .pt, .pth or .safetensors)"
+        )
+    tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
+    with atomic_path(path) as tmp:
+        if suffix == ".safetensors":
+            from safetensors.torch import save_file
+
+            save_file(tensors, str(tmp), metadata={_ORDER_KEY: json.dumps(list(tensors))})
+        else:
+            torch.save(tensors, tmp)
+
+
+def _in_saved_order(tensors: dict[str, Tensor], path: Path) -> dict[str, Tensor]:
+    """Restore the key order (layer order) that safetensors does not keep.
+
+    Files written by :func:`save_state_dict` record it in their metadata; for other
+    files keys are sorted naturally (``net.2`` before ``net.10``).
+    """
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        order = (fh.metadata() or {}).get(_ORDER_KEY)
+    keys = json.loads(order) if order else None
+    if not keys or sorted(keys) != sorted(tensors):
+        keys = sorted(
+            tensors, key=lambda k: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", k)]
+        )
+    return {k: tensors[k] for k in keys}
+
+
+def _unpickler_reason(err: BaseException) -> str:
+    """The useful line of a ``weights_only`` unpickling error."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if "WeightsUnpickler error" in line and i + 1 < len(lines):
+            return lines[i + 1][:200]
+    return _first_line(err)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:200] if text else type(err).__name__
