@@ -99,6 +99,8 @@ def sample_signs(
 
 def _check_diagonal(spec: WeightSpec, factors: Sequence[Tensor]) -> None:
     for layer, d in zip(spec.layers[:-1], factors, strict=True):
+        if bool((d == 1).all()):  # the identity is a symmetry of every layer
+            continue
         positive = bool((d > 0).all())
         if positive and layer.activation in SCALABLE_ACTIVATIONS:
             continue

@@ -1,0 +1,26 @@
+"""Canonical forms, weight matching (Git Re-Basin) and loss barriers.
+
+Everything here is algorithmic (no training): each function returns networks that
+compute exactly the same function as its input, only moved within the symmetry group.
+"""
+
+from weightnet.align.barrier import BarrierResult, loss_barrier
+from weightnet.align.canonical import (
+    canonical_factors,
+    canonical_permutations,
+    canonicalize,
+)
+from weightnet.align.matching import MatchResult, rank_matching, weight_matching
+from weightnet.align.transform import Canonicalize
+
+__all__ = [
+    "BarrierResult",
+    "Canonicalize",
+    "MatchResult",
+    "canonical_factors",
+    "canonical_permutations",
+    "canonicalize",
+    "loss_barrier",
+    "rank_matching",
+    "weight_matching",
+]

@@ -1,0 +1,133 @@
+"""Align one network's hidden neurons to another's by permutation.
+
+* :func:`weight_matching`: Git Re-Basin weight matching (Ainsworth et al. 2023, Alg. 1).
+  Maximize ``sum_l <W_l^A, P_l W_l^B P_{l-1}^T> + <b_l^A, P_l b_l^B>`` over the hidden
+  permutations ``P_l`` by coordinate descent: each step solves one layer's linear
+  assignment (``scipy.optimize.linear_sum_assignment``) with the other layers fixed,
+  visiting layers in a seeded random order until a full sweep improves nothing.
+  Conv channels are neurons: similarities sum over kernel entries.
+* :func:`rank_matching`: a cheap baseline; neurons of equal rank in the two networks'
+  canonical orders (:func:`weightnet.align.canonical.canonical_permutations`) are matched.
+
+Both return the permutations and ``permute(other, perms)``, which computes exactly the
+function of ``other``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from torch import Tensor
+
+from weightnet.align.canonical import canonical_permutations
+from weightnet.align.neurons import incoming, outgoing
+from weightnet.symmetry import invert_permutations, permute
+from weightnet.weightspace import SpecError, WeightSpace, WeightSpec
+
+__all__ = ["MatchResult", "weight_matching", "rank_matching"]
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """Outcome of aligning ``other`` to ``reference``.
+
+    Attributes:
+        permutations: one ``(B, n_i)`` long tensor per hidden layer, in
+            :func:`weightnet.symmetry.permute`'s convention.
+        aligned: ``permute(other, permutations)``.
+        sweeps: coordinate-descent sweeps over all layers (0 for non-iterative methods).
+    """
+
+    permutations: tuple[Tensor, ...]
+    aligned: WeightSpace
+    sweeps: int = 0
+
+
+def _identity(spec: WeightSpec, batch: int) -> list[Tensor]:
+    return [torch.arange(n).expand(batch, n).clone() for n in spec.hidden_sizes]
+
+
+def _broadcast(reference: WeightSpace, other: WeightSpace, spec: WeightSpec) -> WeightSpace:
+    reference.check_spec(spec)
+    other.check_spec(spec)
+    if reference.batch_size == other.batch_size:
+        return reference
+    if reference.batch_size == 1:
+        return reference.map(lambda t: t.expand(other.batch_size, *t.shape[1:]))
+    raise SpecError(
+        f"reference batch {reference.batch_size} does not match other batch {other.batch_size}"
+    )
+
+
+def _similarity(reference: WeightSpace, moved: WeightSpace, layer: int) -> Tensor:
+    """``(B, n, n)``: entry ``[j, k]`` scores reference neuron ``j`` against moved neuron ``k``."""
+    ref_in, mov_in = incoming(reference, layer), incoming(moved, layer)  # (B, n, K)
+    ref_out, mov_out = outgoing(reference, layer), outgoing(moved, layer)  # (B, n, K')
+    return ref_in @ mov_in.transpose(1, 2) + ref_out @ mov_out.transpose(1, 2)
+
+
+def weight_matching(
+    spec: WeightSpec,
+    reference: WeightSpace,
+    other: WeightSpace,
+    *,
+    max_sweeps: int = 100,
+    seed: int = 0,
+) -> MatchResult:
+    """Git Re-Basin weight matching of ``other`` onto ``reference``, network by network.
+
+    Args:
+        spec: the common architecture (MLP or CNN; conv channels are neurons).
+        reference: ``B`` networks (or one, matched against every network of ``other``).
+        other: ``B`` networks to permute.
+        max_sweeps: at most this many sweeps over the layers.
+        seed: seeds the random layer order of each sweep.
+
+    Returns:
+        The permutations, ``permute(other, perms)`` and the number of sweeps run.
+    """
+    reference = _broadcast(reference, other, spec).to(torch.float64)
+    moving = other.to(torch.float64)
+    batch, num_hidden = other.batch_size, len(spec.hidden_sizes)
+    perms = _identity(spec, batch)
+    generator = torch.Generator().manual_seed(seed)
+    sweeps, improved = 0, True
+    while improved and sweeps < max_sweeps:
+        sweeps, improved = sweeps + 1, False
+        for layer in torch.randperm(num_hidden, generator=generator).tolist():
+            fixed = [
+                p if i != layer else torch.arange(p.shape[1]).expand_as(p)
+                for i, p in enumerate(perms)
+            ]
+            scores = (
+                _similarity(reference, permute(moving, fixed), layer).cpu().numpy()
+            )  # (B, n, n)
+            for b in range(batch):
+                rows = np.arange(scores.shape[1])
+                current = perms[layer][b].numpy()
+                _, best = linear_sum_assignment(scores[b], maximize=True)
+                gain = scores[b][rows, best].sum() - scores[b][rows, current].sum()
+                if gain > 1e-12 * max(1.0, np.abs(scores[b]).max()):
+                    perms[layer][b] = torch.from_numpy(best)
+                    improved = True
+    perms_t = tuple(perms)
+    return MatchResult(perms_t, permute(other, perms_t), sweeps)
+
+
+def rank_matching(spec: WeightSpec, reference: WeightSpace, other: WeightSpace) -> MatchResult:
+    """Match neurons of equal rank in the canonical orders of ``reference`` and ``other``.
+
+    Neuron ``j`` of the result is the neuron of ``other`` whose canonical rank equals the
+    rank of ``reference``'s neuron ``j``.
+    """
+    reference = _broadcast(reference, other, spec)
+    ranks_ref = invert_permutations(canonical_permutations(reference, spec))
+    sorted_other = canonical_permutations(other, spec)
+    perms = tuple(
+        order.gather(1, rank.to(order.device))
+        for order, rank in zip(sorted_other, ranks_ref, strict=True)
+    )
+    return MatchResult(perms, permute(other, perms))
