@@ -1,0 +1,106 @@
+"""NG-GNN message passing with edge updates on parameter graphs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from weightnet.nn.graph_blocks import BlockGraph
+from weightnet.nn.graph_edge import EdgeUpdate
+
+__all__ = ["NGConv", "AGGREGATORS"]
+
+#: Aggregations over a neuron's incoming / outgoing edges (PNA, Corso et al. 2020).
+AGGREGATORS = ("mean", "max", "min", "std")
+
+
+def _reduce(block: Tensor, dim: int, name: str) -> Tensor:
+    if name == "mean":
+        return block.mean(dim)
+    if name == "max":
+        return block.amax(dim)
+    if name == "min":
+        return block.amin(dim)
+    var = block.var(dim, correction=0)
+    return torch.sqrt(var + 1e-5)
+
+
+class NGConv(nn.Module):
+    r"""One NG-GNN layer (Neural Graphs, Kofinas et al. 2024) with PNA aggregation.
+
+    Edges first: :class:`EdgeUpdate` on ``[h_src, h_dst, e]``. Then every neuron
+    aggregates the updated features of its incoming edges *and* of its outgoing edges
+    (information flows both ways through the network) with several aggregators, each
+    also multiplied by the PNA amplification scaler :math:`\log(\deg + 1) / \delta`:
+
+    .. math::
+        h_i \leftarrow \mathrm{LN}\Big(h_i + \phi\big([h_i,\ \bigoplus_{j \to i} e_{ji},\
+        \bigoplus_{i \to k} e_{ik}]\big)\Big)
+
+    Permuting hidden neurons permutes nodes and edges alike: the layer is equivariant.
+
+    Args:
+        channels: node and edge feature size ``d``.
+        aggregators: names from :data:`AGGREGATORS`.
+        amplify: add the amplification-scaled copies of the aggregates.
+        avg_degree: PNA's :math:`\delta = \log(\text{avg\_degree} + 1)`.
+
+    Shapes:
+        nodes ``(N, d)``; edge blocks ``(B, n_out, n_in, d)`` as in :class:`BlockGraph`.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        aggregators: Sequence[str] = ("mean", "max", "std"),
+        amplify: bool = True,
+        avg_degree: float = 32.0,
+    ) -> None:
+        super().__init__()
+        unknown = set(aggregators) - set(AGGREGATORS)
+        if unknown:
+            raise ValueError(f"unknown aggregators {sorted(unknown)} (known: {AGGREGATORS})")
+        self.channels, self.aggregators, self.amplify = channels, tuple(aggregators), amplify
+        self.delta = math.log(avg_degree + 1)
+        per_direction = len(self.aggregators) * (2 if amplify else 1) * channels
+        self.edge_update = EdgeUpdate(channels)
+        self.node_mlp = nn.Sequential(
+            nn.Linear(channels + 2 * per_direction, channels),
+            nn.GELU(),
+            nn.Linear(channels, channels),
+        )
+        self.norm = nn.LayerNorm(channels)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.edge_update.reset_parameters()
+        for module in (*self.node_mlp, self.norm):
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+    def _aggregate(self, block: Tensor, dim: int) -> Tensor:
+        agg = torch.cat([_reduce(block, dim, name) for name in self.aggregators], dim=-1)
+        if self.amplify:
+            scale = math.log(block.shape[dim] + 1) / self.delta
+            agg = torch.cat([agg, agg * scale], dim=-1)
+        return agg  # (B, n, A * d)
+
+    def forward(
+        self, nodes: Tensor, blocks: Sequence[Tensor], graph: BlockGraph
+    ) -> tuple[Tensor, list[Tensor]]:
+        """Returns updated nodes ``(N, d)`` and edge blocks."""
+        blocks = self.edge_update(nodes, blocks, graph)
+        incoming = [self._aggregate(block, 2) for block in blocks]  # (B, n_out, A*d)
+        outgoing = [self._aggregate(block, 1) for block in blocks]  # (B, n_in, A*d)
+        agg_in, agg_out = graph.to_nodes(incoming, outgoing)
+        nodes = self.norm(nodes + self.node_mlp(torch.cat([nodes, agg_in, agg_out], dim=-1)))
+        return nodes, blocks
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.channels}, aggregators={list(self.aggregators)}, "
+            f"amplify={self.amplify})"
+        )
