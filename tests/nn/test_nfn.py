@@ -1,0 +1,49 @@
+import pytest
+import torch
+
+from weightnet.nn.nfn import HNPLinear, NPLinear
+from weightnet.testing import (
+    assert_equivariant,
+    assert_sensitive,
+    cnn_spec,
+    mlp_spec,
+    permute_io,
+    random_weightspace,
+)
+
+SPECS = [mlp_spec((3, 5, 4, 2)), cnn_spec()]
+IDS = ["mlp", "cnn"]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+@pytest.mark.parametrize("cls", [NPLinear, HNPLinear])
+def test_equivariant_and_sensitive(spec, cls):
+    torch.manual_seed(0)
+    layer = cls(spec, 2, 3)
+    ws = random_weightspace(spec, batch_size=3, channels=2)
+    assert_equivariant(layer.double(), spec, ws.to(torch.float64), atol=1e-10)
+    assert_sensitive(layer.float(), spec, ws, io=True)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_np_io_embed_breaks_io_symmetry(spec):
+    torch.manual_seed(0)
+    ws = random_weightspace(spec, batch_size=2).to(torch.float64)
+    plain = NPLinear(spec, 1, 2, io_embed=False).double()
+    moved = permute_io(ws, "input")
+    assert plain(moved).allclose(permute_io(plain(ws), "input"), atol=1e-10)
+    embedded = NPLinear(spec, 1, 2, io_embed=True).double()
+    assert not embedded(moved).allclose(permute_io(embedded(ws), "input"), atol=1e-4)
+
+
+def test_np_embeddings_shapes_and_repr():
+    spec = cnn_spec()
+    layer = NPLinear(spec, 2, 3)
+    assert {k: tuple(v.shape) for k, v in layer.embeddings.items()} == {
+        "input": (2, 18),
+        "output": (3, 2),
+        "output_bias": (3, 2),
+    }
+    assert repr(layer).startswith("NPLinear(spec='cnn 2-4-3-3 k3x3 relu', in_channels=2")
+    assert "io_embed=True" in repr(layer)
+    assert repr(HNPLinear(spec, 2, 3)).endswith("io='hnp')")
