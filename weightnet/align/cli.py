@@ -69,14 +69,14 @@ def _evaluation_data(spec, reference, seed):
     if reads_digits and n_out == 10:
         digits = load_digits()
         test = np.random.default_rng(0).permutation(len(digits.target))[-len(digits.target) // 5 :]
-        x = torch.from_numpy(digits.data[np.sort(test)] / 16.0)  # (N, 64)
+        x = torch.from_numpy(digits.data[np.sort(test)] / 16.0).float()  # (N, 64)
         if first.kind == "conv":
             x = x.reshape(-1, 1, 8, 8)  # (N, 1, 8, 8)
         y = torch.from_numpy(digits.target[np.sort(test)])
         return x, y, "cross_entropy", f"sklearn-digits test split ({len(y)} images, seed 0)"
     shape = (first.n_in,) if first.kind == "linear" else (first.n_in, *_GAUSSIAN_IMAGE)
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(_GAUSSIAN_SAMPLES, *shape, generator=gen, dtype=torch.float64)
+    x = torch.randn(_GAUSSIAN_SAMPLES, *shape, generator=gen)
     out = forward(spec, reference, x)[0]  # (N, n_out)
     if n_out == 1:
         return x, out, "mse", f"{_GAUSSIAN_SAMPLES} Gaussian inputs (seed {seed}), MSE to REFERENCE"
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.method == "learned":
         raise WeightnetError(
-            "--method learned: no learned aligner is available yet (use weight-matching or sort)"
+            "--method learned: the learned aligner is not available yet (use weight-matching or sort)"
         )
     if Path(args.out).suffix.lower() not in STATE_DICT_SUFFIXES:
         raise WeightnetError(f"{args.out}: OUT needs a .pt, .pth or .safetensors extension")
@@ -119,11 +119,19 @@ def run(args: argparse.Namespace) -> int:
     else:
         result = weight_matching(spec, reference, other, max_sweeps=args.max_sweeps, seed=args.seed)
 
-    ref64, other64, aligned64 = (ws.to(torch.float64) for ws in (reference, other, result.aligned))
-    x, y, loss, data = _evaluation_data(spec, ref64, args.seed)
-    before = loss_barrier(spec, ref64, other64, x, y, loss=loss)
-    after = loss_barrier(spec, ref64, aligned64, x, y, loss=loss)
-    diff = (forward(spec, aligned64, x) - forward(spec, other64, x)).abs().max()
+    ref32, other32, aligned32 = (ws.to(torch.float32) for ws in (reference, other, result.aligned))
+    x, y, loss, data = _evaluation_data(spec, ref32, args.seed)
+    before = loss_barrier(spec, ref32, other32, x, y, loss=loss)
+    after = loss_barrier(spec, ref32, aligned32, x, y, loss=loss)
+    # the function check in float64, so that only a wrong permutation could show
+    diff = (
+        (
+            forward(spec, result.aligned.to(torch.float64), x.double())
+            - forward(spec, other.to(torch.float64), x.double())
+        )
+        .abs()
+        .max()
+    )
     save_state_dict(result.aligned.to_state_dicts(spec)[0], args.out)
 
     report = {

@@ -4,7 +4,8 @@
   Maximize ``sum_l <W_l^A, P_l W_l^B P_{l-1}^T> + <b_l^A, P_l b_l^B>`` over the hidden
   permutations ``P_l`` by coordinate descent: each step solves one layer's linear
   assignment (``scipy.optimize.linear_sum_assignment``) with the other layers fixed,
-  visiting layers in a seeded random order until a full sweep improves nothing.
+  visiting layers in a seeded random order until a full sweep improves nothing
+  (started, by default, from a forward pass that matches incoming weights only).
   Conv channels are neurons: similarities sum over kernel entries.
 * :func:`rank_matching`: a cheap baseline; neurons of equal rank in the two networks'
   canonical orders (:func:`weightnet.align.canonical.canonical_permutations`) are matched.
@@ -62,11 +63,34 @@ def _broadcast(reference: WeightSpace, other: WeightSpace, spec: WeightSpec) -> 
     )
 
 
-def _similarity(reference: WeightSpace, moved: WeightSpace, layer: int) -> Tensor:
+def _similarity(
+    reference: WeightSpace, moved: WeightSpace, layer: int, *, outgoing_too: bool
+) -> Tensor:
     """``(B, n, n)``: entry ``[j, k]`` scores reference neuron ``j`` against moved neuron ``k``."""
-    ref_in, mov_in = incoming(reference, layer), incoming(moved, layer)  # (B, n, K)
-    ref_out, mov_out = outgoing(reference, layer), outgoing(moved, layer)  # (B, n, K')
-    return ref_in @ mov_in.transpose(1, 2) + ref_out @ mov_out.transpose(1, 2)
+    scores = incoming(reference, layer) @ incoming(moved, layer).transpose(1, 2)
+    if outgoing_too:
+        scores = scores + outgoing(reference, layer) @ outgoing(moved, layer).transpose(1, 2)
+    return scores
+
+
+def _improve(
+    perms: list[Tensor], layer: int, reference: WeightSpace, moving: WeightSpace, outgoing_too: bool
+) -> bool:
+    """Solve ``layer``'s assignment with the other layers fixed; True if any network improved."""
+    fixed = [
+        p if i != layer else torch.arange(p.shape[1]).expand_as(p) for i, p in enumerate(perms)
+    ]
+    scores = _similarity(reference, permute(moving, fixed), layer, outgoing_too=outgoing_too)
+    scores = scores.cpu().numpy()  # (B, n, n)
+    rows = np.arange(scores.shape[1])
+    improved = False
+    for b, score in enumerate(scores):
+        _, best = linear_sum_assignment(score, maximize=True)
+        gain = score[rows, best].sum() - score[rows, perms[layer][b].numpy()].sum()
+        if gain > 1e-12 * max(1.0, np.abs(score).max()):
+            perms[layer][b] = torch.from_numpy(best)
+            improved = True
+    return improved
 
 
 def weight_matching(
@@ -76,6 +100,7 @@ def weight_matching(
     *,
     max_sweeps: int = 100,
     seed: int = 0,
+    init: str = "forward",
 ) -> MatchResult:
     """Git Re-Basin weight matching of ``other`` onto ``reference``, network by network.
 
@@ -85,34 +110,29 @@ def weight_matching(
         other: ``B`` networks to permute.
         max_sweeps: at most this many sweeps over the layers.
         seed: seeds the random layer order of each sweep.
+        init: ``"forward"`` starts from one pass from the input layer on, matching each
+            layer on its incoming weights and bias only (the network's inputs are fixed, so
+            the first layer is matched exactly; this avoids most poor local optima of the
+            coordinate descent); ``"identity"`` starts from no permutation, as in the paper.
 
     Returns:
         The permutations, ``permute(other, perms)`` and the number of sweeps run.
     """
+    if init not in ("forward", "identity"):
+        raise SpecError(f"unknown init {init!r}; choose forward or identity")
     reference = _broadcast(reference, other, spec).to(torch.float64)
     moving = other.to(torch.float64)
-    batch, num_hidden = other.batch_size, len(spec.hidden_sizes)
-    perms = _identity(spec, batch)
+    num_hidden = len(spec.hidden_sizes)
+    perms = _identity(spec, other.batch_size)
+    if init == "forward":
+        for layer in range(num_hidden):
+            _improve(perms, layer, reference, moving, outgoing_too=False)
     generator = torch.Generator().manual_seed(seed)
     sweeps, improved = 0, True
     while improved and sweeps < max_sweeps:
         sweeps, improved = sweeps + 1, False
         for layer in torch.randperm(num_hidden, generator=generator).tolist():
-            fixed = [
-                p if i != layer else torch.arange(p.shape[1]).expand_as(p)
-                for i, p in enumerate(perms)
-            ]
-            scores = (
-                _similarity(reference, permute(moving, fixed), layer).cpu().numpy()
-            )  # (B, n, n)
-            for b in range(batch):
-                rows = np.arange(scores.shape[1])
-                current = perms[layer][b].numpy()
-                _, best = linear_sum_assignment(scores[b], maximize=True)
-                gain = scores[b][rows, best].sum() - scores[b][rows, current].sum()
-                if gain > 1e-12 * max(1.0, np.abs(scores[b]).max()):
-                    perms[layer][b] = torch.from_numpy(best)
-                    improved = True
+            improved |= _improve(perms, layer, reference, moving, outgoing_too=True)
     perms_t = tuple(perms)
     return MatchResult(perms_t, permute(other, perms_t), sweeps)
 

@@ -1,0 +1,145 @@
+import pytest
+import torch
+
+from weightnet.align.canonical import canonical_factors, canonical_permutations, canonicalize
+from weightnet.align.neurons import incoming, outgoing
+from weightnet.functional import forward
+from weightnet.symmetry import permute, random_symmetry, rescale, sample_permutations, sample_scales
+from weightnet.testing import cnn_spec, mlp_spec, random_weightspace, siren_spec
+from weightnet.weightspace import LayerSpec, WeightSpace, WeightSpec
+
+SPECS = {
+    "mlp_relu": (mlp_spec((6, 7, 5, 3), "relu"), (6,)),
+    "mlp_leaky": (mlp_spec((6, 7, 5, 3), "leaky_relu"), (6,)),
+    "mlp_tanh": (mlp_spec((6, 7, 5, 3), "tanh"), (6,)),
+    "mlp_sigmoid": (mlp_spec((6, 7, 5, 3), "sigmoid"), (6,)),
+    "cnn_relu": (cnn_spec(2, (4, 5), 3, 3, "relu"), (2, 6, 6)),
+    "cnn_tanh": (cnn_spec(2, (4, 5), 3, 3, "tanh"), (2, 6, 6)),
+    "siren": (siren_spec((2, 8, 8, 1), 30.0), (2,)),
+}
+
+
+def _ws(spec, batch=3, seed=0):
+    return random_weightspace(spec, batch_size=batch, seed=seed).to(torch.float64)
+
+
+def _outputs(spec, ws, input_shape):
+    x = torch.randn(13, *input_shape, generator=torch.Generator().manual_seed(7))
+    return forward(spec, ws, x.to(ws.dtype))
+
+
+def _max_diff(a: WeightSpace, b: WeightSpace) -> float:
+    return float((a.flatten() - b.flatten()).abs().max())
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_canonical_form_computes_the_same_function(name):
+    spec, input_shape = SPECS[name]
+    ws = _ws(spec)
+    canon = canonicalize(ws, spec)
+    assert _max_diff(canon, ws) > 1e-3  # the weights really moved
+    torch.testing.assert_close(
+        _outputs(spec, canon, input_shape), _outputs(spec, ws, input_shape), atol=1e-5, rtol=0
+    )
+    # the same in float32
+    ws32 = random_weightspace(spec, batch_size=3, seed=1, scale=0.3)
+    torch.testing.assert_close(
+        _outputs(spec, canonicalize(ws32, spec), input_shape),
+        _outputs(spec, ws32, input_shape),
+        atol=1e-5,
+        rtol=1e-5,
+    )
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_canonical_form_is_idempotent(name):
+    spec, _ = SPECS[name]
+    canon = canonicalize(_ws(spec), spec)
+    assert _max_diff(canonicalize(canon, spec), canon) < 1e-10
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+@pytest.mark.parametrize("seed", [1, 2])
+def test_canonical_form_is_invariant_to_the_symmetry_group(name, seed):
+    spec, _ = SPECS[name]
+    ws = _ws(spec)
+    moved = random_symmetry(ws, spec, torch.Generator().manual_seed(seed))
+    assert _max_diff(moved, ws) > 1e-2
+    assert _max_diff(canonicalize(moved, spec), canonicalize(ws, spec)) < 1e-8
+
+
+@pytest.mark.parametrize("name", ["mlp_relu", "cnn_relu"])
+def test_each_part_removes_only_its_own_symmetry(name):
+    spec, _ = SPECS[name]
+    ws = _ws(spec)
+    gen = torch.Generator().manual_seed(3)
+    permuted = permute(ws, sample_permutations(spec, 3, gen))
+    scaled = rescale(ws, spec, sample_scales(spec, 3, gen))
+    perm_only = dict(scale=False, sign=False)
+    assert (
+        _max_diff(canonicalize(permuted, spec, **perm_only), canonicalize(ws, spec, **perm_only))
+        < 1e-12
+    )
+    assert (
+        _max_diff(canonicalize(scaled, spec, **perm_only), canonicalize(ws, spec, **perm_only))
+        > 1e-2
+    )
+    no_perm = dict(permutation=False)
+    assert (
+        _max_diff(canonicalize(scaled, spec, **no_perm), canonicalize(ws, spec, **no_perm)) < 1e-10
+    )
+    assert (
+        _max_diff(canonicalize(permuted, spec, **no_perm), canonicalize(ws, spec, **no_perm)) > 1e-2
+    )
+
+
+def test_relu_canonical_form_has_unit_norms_and_sorted_keys():
+    spec, _ = SPECS["cnn_relu"]
+    canon = canonicalize(_ws(spec), spec)
+    for i in range(len(spec.hidden_sizes)):
+        torch.testing.assert_close(
+            incoming(canon, i).norm(dim=-1),
+            torch.ones(3, spec.hidden_sizes[i], dtype=torch.float64),
+        )
+        keys = outgoing(canon, i).norm(dim=-1)  # incoming norms are 1
+        assert bool((keys[:, :-1] >= keys[:, 1:]).all())
+
+
+def test_tanh_canonical_form_has_positive_largest_incoming_entry():
+    spec, _ = SPECS["mlp_tanh"]
+    canon = canonicalize(_ws(spec), spec)
+    for i in range(len(spec.hidden_sizes)):
+        rows = incoming(canon, i)
+        largest = rows.gather(-1, rows.abs().argmax(-1, keepdim=True))
+        assert bool((largest > 0).all())
+
+
+def test_sigmoid_layers_are_only_sorted():
+    spec, _ = SPECS["mlp_sigmoid"]
+    ws = _ws(spec)
+    assert all(bool((d == 1).all()) for d in canonical_factors(ws, spec))
+
+
+def test_exact_ties_are_broken_by_the_incoming_weights():
+    layers = (
+        LayerSpec("a.weight", "a.bias", "linear", (3, 2), "relu"),
+        LayerSpec("b.weight", "b.bias", "linear", (1, 3), "identity"),
+    )
+    spec = WeightSpec(layers)
+    # three neurons with the same key (unit incoming norm, unit outgoing weight)
+    w1 = torch.tensor([[0.0, 0.6], [0.6, 0.0], [0.0, -0.6]], dtype=torch.float64)
+    b1 = torch.full((3,), 0.8, dtype=torch.float64)
+    ws = WeightSpace(
+        (w1[None, ..., None], torch.ones(1, 1, 3, 1, dtype=torch.float64)),
+        (b1[None, :, None], torch.zeros(1, 1, 1, dtype=torch.float64)),
+    )
+    perms = canonical_permutations(ws, spec)
+    assert perms[0].tolist() == [[1, 0, 2]]  # rows in decreasing lexicographic order
+
+
+def test_networks_of_a_batch_are_canonicalized_independently():
+    spec, _ = SPECS["cnn_tanh"]
+    ws = _ws(spec, batch=4)
+    together = canonicalize(ws, spec)
+    for b in range(4):
+        assert _max_diff(together[b], canonicalize(ws[b], spec)) == 0
