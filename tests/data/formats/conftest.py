@@ -1,0 +1,27 @@
+"""Read a converted zoo folder straight from its files (independent of the zoo reader)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from weightnet.weightspace import WeightSpec
+
+
+def _read_converted(path: Path) -> tuple[WeightSpec, np.ndarray, list[dict], dict]:
+    """``(spec, weights (N, P), metrics rows, zoo.json)`` of the zoo folder ``path``."""
+    info = json.loads((path / "zoo.json").read_text())
+    spec = WeightSpec.from_dict({"layers": info["architecture"]["layers"]})
+    weights = np.load(path / "weights.npy")
+    with open(path / "metrics.csv", newline="") as fh:
+        metrics = list(csv.DictReader(fh))
+    return spec, weights, metrics, info
+
+
+@pytest.fixture
+def read_converted():
+    return _read_converted

@@ -1,0 +1,71 @@
+"""Read rows of a large 2-D ``.npy`` file in chunks, without mapping or loading it whole.
+
+Chunks are read with plain file reads into fresh buffers, so streaming through a
+5 GB file keeps the resident set at one chunk (a memory map would count every
+touched page as resident until the kernel reclaims it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from weightnet.errors import WeightnetError
+
+__all__ = ["NpyRows"]
+
+
+@dataclass(frozen=True)
+class NpyRows:
+    """A C-order 2-D float ``.npy`` file: its shape, dtype and where its data begins."""
+
+    path: Path
+    shape: tuple[int, int]
+    dtype: np.dtype
+    offset: int
+
+    @classmethod
+    def open(cls, path: str | Path) -> NpyRows:
+        """Read the header of ``path``.
+
+        Raises:
+            WeightnetError: if it is missing, not an ``.npy`` file, not 2-D, not a float
+                array, Fortran-ordered, or shorter than its header says.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise WeightnetError(f"{path}: no such file")
+        try:
+            with open(path, "rb") as fh:
+                version = np.lib.format.read_magic(fh)
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+                else:
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+                offset = fh.tell()
+        except (ValueError, OSError) as err:
+            raise WeightnetError(f"{path}: not a readable .npy file ({err})") from None
+        if len(shape) != 2 or fortran or dtype.kind != "f":
+            raise WeightnetError(
+                f"{path}: expected a 2-D C-order float array, got shape {shape}, dtype {dtype}"
+                + (", Fortran order" if fortran else "")
+            )
+        expected = offset + shape[0] * shape[1] * dtype.itemsize
+        if path.stat().st_size < expected:
+            raise WeightnetError(
+                f"{path}: truncated ({path.stat().st_size} bytes, header says {expected})"
+            )
+        return cls(path, (int(shape[0]), int(shape[1])), dtype, offset)
+
+    def chunks(self, rows: int) -> Iterator[np.ndarray]:
+        """Consecutive blocks of at most ``rows`` rows, ``(n, shape[1])``."""
+        n, p = self.shape
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset)
+            for start in range(0, n, rows):
+                count = min(rows, n - start)
+                block = np.fromfile(fh, dtype=self.dtype, count=count * p)
+                yield block.reshape(count, p)

@@ -1,0 +1,60 @@
+"""Stream a list of state_dict files (one network each) as rows of a zoo.
+
+Shared by the formats that ship one file per network (DWSNets INRs, NFN SIRENs, a
+folder of checkpoints). Files are read safely (:func:`weightnet.io.load_state_dict`)
+a chunk at a time; every file must hold exactly the spec's keys and shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from torch import Tensor
+
+from weightnet.errors import WeightnetError
+from weightnet.io import load_state_dict
+from weightnet.weightspace import SpecError, WeightSpace, WeightSpec
+
+__all__ = ["spec_of_file", "check_state_dict", "state_dict_chunks"]
+
+
+def spec_of_file(path: Path, activation: str, **kwargs) -> WeightSpec:
+    """The architecture of the network in ``path`` (see :meth:`WeightSpec.from_state_dict`)."""
+    try:
+        return WeightSpec.from_state_dict(load_state_dict(path), activation, **kwargs)
+    except SpecError as err:
+        raise WeightnetError(f"{path}: {err}") from None
+
+
+def check_state_dict(state: Mapping[str, Tensor], spec: WeightSpec, path: Path) -> None:
+    """Raise a one-line :class:`WeightnetError` naming ``path`` unless ``state`` fits ``spec``."""
+    expected = {
+        key: shape
+        for layer in spec.layers
+        for key, shape in ((layer.weight_key, layer.shape), (layer.bias_key, (layer.n_out,)))
+    }
+    if set(state) != set(expected):
+        extra, missing = sorted(set(state) - set(expected)), sorted(set(expected) - set(state))
+        what = f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}"
+        raise WeightnetError(f"{path}: keys differ from the first network's ({what})")
+    for key, shape in expected.items():
+        if tuple(state[key].shape) != shape:
+            raise WeightnetError(
+                f"{path}: {key} has shape {tuple(state[key].shape)}, the first network's is {shape}"
+            )
+
+
+def state_dict_chunks(
+    paths: Sequence[Path], spec: WeightSpec, chunk_rows: int
+) -> Iterator[np.ndarray]:
+    """``(n, spec.num_params)`` float32 rows, ``chunk_rows`` files at a time, in ``paths`` order."""
+    for start in range(0, len(paths), chunk_rows):
+        states = []
+        for path in paths[start : start + chunk_rows]:
+            state = load_state_dict(path)
+            check_state_dict(state, spec, path)
+            states.append({k: v.float() for k, v in state.items()})
+        flat = WeightSpace.from_state_dicts(spec, states).flatten()  # (n, P), layout order
+        yield flat.numpy()
