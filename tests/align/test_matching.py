@@ -103,6 +103,19 @@ def test_identity_init_is_the_plain_coordinate_descent():
         weight_matching(spec, a, b, init="random")
 
 
+def test_best_init_keeps_the_larger_similarity_of_both_starts():
+    spec, _ = SPECS["mlp"]
+    a = random_weightspace(spec, batch_size=6, seed=0)
+    b = random_weightspace(spec, batch_size=6, seed=1)
+
+    def similarity(init):
+        aligned = weight_matching(spec, a, b, init=init, seed=1).aligned
+        return (a.flatten().double() * aligned.flatten().double()).sum(dim=1)
+
+    best, forward, identity = similarity("best"), similarity("forward"), similarity("identity")
+    torch.testing.assert_close(best, torch.maximum(forward, identity))
+
+
 def test_a_single_reference_is_matched_against_every_network():
     spec, _ = SPECS["cnn"]
     a, b, _ = _planted(spec, batch=3)

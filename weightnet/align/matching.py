@@ -4,8 +4,9 @@
   Maximize ``sum_l <W_l^A, P_l W_l^B P_{l-1}^T> + <b_l^A, P_l b_l^B>`` over the hidden
   permutations ``P_l`` by coordinate descent: each step solves one layer's linear
   assignment (``scipy.optimize.linear_sum_assignment``) with the other layers fixed,
-  visiting layers in a seeded random order until a full sweep improves nothing
-  (started, by default, from a forward pass that matches incoming weights only).
+  visiting layers in a seeded random order until a full sweep improves nothing. By
+  default it starts twice (from the identity, and from a forward pass that matches
+  incoming weights only) and keeps the better local optimum.
   Conv channels are neurons: similarities sum over kernel entries.
 * :func:`rank_matching`: a cheap baseline; neurons of equal rank in the two networks'
   canonical orders (:func:`weightnet.align.canonical.canonical_permutations`) are matched.
@@ -39,7 +40,8 @@ class MatchResult:
         permutations: one ``(B, n_i)`` long tensor per hidden layer, in
             :func:`weightnet.symmetry.permute`'s convention.
         aligned: ``permute(other, permutations)``.
-        sweeps: coordinate-descent sweeps over all layers (0 for non-iterative methods).
+        sweeps: coordinate-descent sweeps over all layers, summed over starts (0 for
+            non-iterative methods).
     """
 
     permutations: tuple[Tensor, ...]
@@ -93,6 +95,19 @@ def _improve(
     return improved
 
 
+def _descend(
+    perms: list[Tensor], reference: WeightSpace, moving: WeightSpace, max_sweeps: int, seed: int
+) -> int:
+    """Coordinate descent from ``perms`` (updated in place); returns the sweeps run."""
+    generator = torch.Generator().manual_seed(seed)
+    sweeps, improved = 0, True
+    while improved and sweeps < max_sweeps:
+        sweeps, improved = sweeps + 1, False
+        for layer in torch.randperm(len(perms), generator=generator).tolist():
+            improved |= _improve(perms, layer, reference, moving, outgoing_too=True)
+    return sweeps
+
+
 def weight_matching(
     spec: WeightSpec,
     reference: WeightSpace,
@@ -100,7 +115,7 @@ def weight_matching(
     *,
     max_sweeps: int = 100,
     seed: int = 0,
-    init: str = "forward",
+    init: str = "best",
 ) -> MatchResult:
     """Git Re-Basin weight matching of ``other`` onto ``reference``, network by network.
 
@@ -108,33 +123,41 @@ def weight_matching(
         spec: the common architecture (MLP or CNN; conv channels are neurons).
         reference: ``B`` networks (or one, matched against every network of ``other``).
         other: ``B`` networks to permute.
-        max_sweeps: at most this many sweeps over the layers.
-        seed: seeds the random layer order of each sweep.
-        init: ``"forward"`` starts from one pass from the input layer on, matching each
-            layer on its incoming weights and bias only (the network's inputs are fixed, so
-            the first layer is matched exactly; this avoids most poor local optima of the
-            coordinate descent); ``"identity"`` starts from no permutation, as in the paper.
+        max_sweeps: at most this many sweeps over the layers (per start).
+        seed: seeds the random layer order of the sweeps.
+        init: where the coordinate descent starts. ``"identity"``: no permutation, as in
+            the paper. ``"forward"``: one pass from the input layer on, matching each layer
+            on its incoming weights and bias only (the network's inputs are fixed, so the
+            first layer is matched exactly, and a planted permutation is found).
+            ``"best"``: both, keeping per network the result with the larger similarity
+            ``sum_l <W_l^A, W_l^B'> + <b_l^A, b_l^B'>`` (the descent finds local optima).
 
     Returns:
-        The permutations, ``permute(other, perms)`` and the number of sweeps run.
+        The permutations, ``permute(other, perms)`` and the sweeps run (summed over starts).
     """
-    if init not in ("forward", "identity"):
-        raise SpecError(f"unknown init {init!r}; choose forward or identity")
+    starts = {"best": ("forward", "identity"), "forward": ("forward",), "identity": ("identity",)}
+    if init not in starts:
+        raise SpecError(f"unknown init {init!r}; choose best, forward or identity")
     reference = _broadcast(reference, other, spec).to(torch.float64)
     moving = other.to(torch.float64)
-    num_hidden = len(spec.hidden_sizes)
-    perms = _identity(spec, other.batch_size)
-    if init == "forward":
-        for layer in range(num_hidden):
-            _improve(perms, layer, reference, moving, outgoing_too=False)
-    generator = torch.Generator().manual_seed(seed)
-    sweeps, improved = 0, True
-    while improved and sweeps < max_sweeps:
-        sweeps, improved = sweeps + 1, False
-        for layer in torch.randperm(num_hidden, generator=generator).tolist():
-            improved |= _improve(perms, layer, reference, moving, outgoing_too=True)
-    perms_t = tuple(perms)
-    return MatchResult(perms_t, permute(other, perms_t), sweeps)
+    best_perms, best_score, total_sweeps = None, None, 0
+    for start in starts[init]:
+        perms = _identity(spec, other.batch_size)
+        if start == "forward":
+            for layer in range(len(perms)):
+                _improve(perms, layer, reference, moving, outgoing_too=False)
+        total_sweeps += _descend(perms, reference, moving, max_sweeps, seed)
+        score = (reference.flatten() * permute(moving, perms).flatten()).sum(dim=1)  # (B,)
+        if best_perms is None:
+            best_perms, best_score = perms, score
+            continue
+        better = score > best_score  # (B,)
+        best_perms = [
+            torch.where(better[:, None], p, q) for p, q in zip(perms, best_perms, strict=True)
+        ]
+        best_score = torch.maximum(score, best_score)
+    perms_t = tuple(best_perms)
+    return MatchResult(perms_t, permute(other, perms_t), total_sweeps)
 
 
 def rank_matching(spec: WeightSpec, reference: WeightSpace, other: WeightSpace) -> MatchResult:
