@@ -1,0 +1,68 @@
+"""Predict a network's test accuracy from its weights (Unterthiner et al. 2020)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics import MeanSquaredError, MetricCollection
+from torchmetrics.regression import KendallRankCorrCoef, R2Score
+
+from weightnet.tasks.base import MetanetTask, OptimizerFactory, SchedulerFactory
+from weightnet.weightspace import WeightSpace
+
+__all__ = ["GeneralizationTask", "LOSSES"]
+
+#: Loss names: ``mse`` on the sigmoid output, or ``bce`` (binary cross-entropy with the
+#: accuracy as a soft label, on the logit).
+LOSSES = ("mse", "bce")
+
+
+class GeneralizationTask(MetanetTask):
+    """Regress a target in ``[0, 1]`` (test accuracy) from weights through a sigmoid.
+
+    Batches are ``(WeightSpace, targets (B,))``; the model maps the weight space to
+    ``(B, 1)`` logits. Metrics: ``kendall_tau`` (tau-b), ``r2``, ``mse``.
+
+    Args:
+        model: metanetwork with one output.
+        optimizer: factory called with the parameters.
+        scheduler: optional epoch-wise learning-rate scheduler factory.
+        loss: ``"mse"`` or ``"bce"``.
+        model_config: plain description of the model, kept in checkpoints.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+        loss: str = "mse",
+        model_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+        self.loss_name = loss
+        super().__init__(model, optimizer, scheduler, model_config)
+
+    def make_metrics(self) -> MetricCollection:
+        return MetricCollection(
+            {"kendall_tau": KendallRankCorrCoef(), "r2": R2Score(), "mse": MeanSquaredError()}
+        )
+
+    def forward(self, inputs: WeightSpace) -> Tensor:
+        """Predicted target in ``[0, 1]``, shape ``(B,)``."""
+        return torch.sigmoid(self.model(inputs).squeeze(-1))
+
+    def model_step(self, batch: tuple[WeightSpace, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        ws, targets = batch
+        logits = self.model(ws).squeeze(-1)  # (B,)
+        preds = torch.sigmoid(logits)
+        if self.loss_name == "bce":
+            loss = F.binary_cross_entropy_with_logits(logits, targets)
+        else:
+            loss = F.mse_loss(preds, targets)
+        return loss, preds.detach(), targets
