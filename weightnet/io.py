@@ -11,7 +11,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,11 +26,15 @@ STATE_DICT_SUFFIXES = (".pt", ".pth", ".safetensors")
 _ORDER_KEY = "weightnet.key_order"
 
 
-def load_state_dict(path: str | Path, *, allow_nonfinite: bool = False) -> dict[str, Tensor]:
+def load_state_dict(
+    path: str | Path, *, allow_nonfinite: bool = False, extras: Collection[str] = ()
+) -> dict[str, Tensor]:
     """Read a state_dict of tensors, safely.
 
     Accepts a plain state_dict or a dict holding one under ``"state_dict"`` /
-    ``"model_state_dict"`` (common checkpoint layouts).
+    ``"model_state_dict"`` (common checkpoint layouts). Entries named in ``extras``
+    (e.g. a ``"label"`` saved beside the weights) may hold plain values; they are
+    returned as they are, under their names.
 
     Raises:
         WeightnetError: one line naming ``path`` and the problem (missing, wrong
@@ -74,12 +78,14 @@ def load_state_dict(path: str | Path, *, allow_nonfinite: bool = False) -> dict[
         raise WeightnetError(
             f"{path}: expected a non-empty dict of tensors, got {type(obj).__name__}"
         )
-    bad = [k for k, v in obj.items() if not isinstance(v, Tensor)]
+    bad = [k for k, v in obj.items() if not isinstance(v, Tensor) and k not in extras]
     if bad:
         raise WeightnetError(f"{path}: entry {bad[0]!r} is not a tensor")
     state = {str(k): v for k, v in obj.items()}
     if not allow_nonfinite:
         for key, value in state.items():
+            if key in extras:
+                continue
             if value.is_floating_point() and not bool(torch.isfinite(value).all()):
                 raise WeightnetError(f"{path}: {key} contains NaN or Inf values")
     return state

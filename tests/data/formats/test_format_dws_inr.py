@@ -138,3 +138,39 @@ def test_bad_inputs(dws_folder, tmp_path):
         WeightnetError, match=r"mnist_png_training_3_17/checkpoints/model_final\.pth: "
     ):
         list(source.weight_chunks())
+
+
+@pytest.fixture
+def fmnist_folder(tmp_path: Path) -> Path:
+    """The Fashion-MNIST release: <split>/model_<idx>.pth holding the weights and a label."""
+    src = tmp_path / "fmnist_inrs"
+    for idx, (split, label) in enumerate([("train", 5), ("train", 2), ("val", 9), ("test", 0)]):
+        (src / split).mkdir(parents=True, exist_ok=True)
+        torch.save({**_state(10 + idx), "label": label}, src / split / f"model_{idx}.pth")
+    return src
+
+
+def test_fmnist_release_with_its_own_splits_file(fmnist_folder, tmp_path, read_converted):
+    splits = {s: [f"fmnist_inrs/{s}/model_{i}.pth" for i in rows] for s, rows in
+              {"train": [1, 0], "val": [2], "test": [3]}.items()}  # fmt: skip
+    (fmnist_folder / "splits.json").write_text(json.dumps(splits))
+    out = convert_zoo("dws-inr", fmnist_folder, tmp_path / "zoo", progress=False)
+    spec, weights, metrics, info = read_converted(out)
+    got = [(row["split"], int(row["label"]), row["file"]) for row in metrics]
+    assert got == [
+        ("train", 2, "train/model_1.pth"),
+        ("train", 5, "train/model_0.pth"),
+        ("val", 9, "val/model_2.pth"),
+        ("test", 0, "test/model_3.pth"),
+    ]
+    assert info["dataset"]["name"] == "fmnist-inr"
+    assert spec.keys == tuple(f"seq.{k}.{p}" for k in range(3) for p in ("weight", "bias"))
+    ws = WeightSpace.from_flat(spec, torch.from_numpy(weights))
+    torch.testing.assert_close(ws.to_state_dicts(spec)[0], _state(11), rtol=0, atol=0)
+
+
+def test_fmnist_release_without_splits_file(fmnist_folder, tmp_path, read_converted):
+    out = convert_zoo("dws-inr", fmnist_folder, tmp_path / "zoo", progress=False)
+    _, _, metrics, _ = read_converted(out)
+    got = [(row["split"], int(row["label"])) for row in metrics]
+    assert got == [("train", 5), ("train", 2), ("val", 9), ("test", 0)]

@@ -2,12 +2,14 @@
 
 Shared by the formats that ship one file per network (DWSNets INRs, NFN SIRENs, a
 folder of checkpoints). Files are read safely (:func:`weightnet.io.load_state_dict`)
-a chunk at a time; every file must hold exactly the spec's keys and shapes.
+a chunk at a time; every file must hold exactly the spec's keys and shapes, besides
+named ``extras`` (plain values saved beside the weights, e.g. a label), which are
+dropped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +19,19 @@ from weightnet.errors import WeightnetError
 from weightnet.io import load_state_dict
 from weightnet.weightspace import SpecError, WeightSpace, WeightSpec
 
-__all__ = ["spec_of_file", "check_state_dict", "state_dict_chunks"]
+__all__ = ["load_weights", "spec_of_file", "check_state_dict", "state_dict_chunks"]
 
 
-def spec_of_file(path: Path, activation: str, **kwargs) -> WeightSpec:
+def load_weights(path: Path, extras: Collection[str] = ()) -> dict[str, Tensor]:
+    """The tensors of ``path`` without its ``extras`` entries."""
+    state = load_state_dict(path, extras=extras)
+    return {k: v for k, v in state.items() if k not in extras}
+
+
+def spec_of_file(path: Path, activation: str, extras: Collection[str] = (), **kwargs) -> WeightSpec:
     """The architecture of the network in ``path`` (see :meth:`WeightSpec.from_state_dict`)."""
     try:
-        return WeightSpec.from_state_dict(load_state_dict(path), activation, **kwargs)
+        return WeightSpec.from_state_dict(load_weights(path, extras), activation, **kwargs)
     except SpecError as err:
         raise WeightnetError(f"{path}: {err}") from None
 
@@ -47,13 +55,13 @@ def check_state_dict(state: Mapping[str, Tensor], spec: WeightSpec, path: Path) 
 
 
 def state_dict_chunks(
-    paths: Sequence[Path], spec: WeightSpec, chunk_rows: int
+    paths: Sequence[Path], spec: WeightSpec, chunk_rows: int, extras: Collection[str] = ()
 ) -> Iterator[np.ndarray]:
     """``(n, spec.num_params)`` float32 rows, ``chunk_rows`` files at a time, in ``paths`` order."""
     for start in range(0, len(paths), chunk_rows):
         states = []
         for path in paths[start : start + chunk_rows]:
-            state = load_state_dict(path)
+            state = load_weights(path, extras)
             check_state_dict(state, spec, path)
             states.append({k: v.float() for k, v in state.items()})
         flat = WeightSpace.from_state_dicts(spec, states).flatten()  # (n, P), layout order

@@ -1,0 +1,249 @@
+"""Resident memory while training on a zoo the size of the Small CNN Zoo (DESIGN.md 6).
+
+Writes a synthetic zoo of 270,000 x 4,970 float32 (5.4 GB, the CNN Zoo's
+architecture and size) under ``--dir`` in chunks, then, in a fresh process per
+setting, trains a metanet for ``--steps`` steps through the real
+:class:`~weightnet.data.datamodule.ZooDataModule` with 0 and 2 DataLoader workers,
+and reports peak resident memory:
+
+* ``ru_maxrss`` of the training process (``resource.getrusage``) after
+  ``setup()`` and at the end, and of its largest worker (``RUSAGE_CHILDREN``);
+* the peak of main + workers sampled with psutil, split into file-backed pages
+  (memory-mapped zoo pages, which the kernel can drop) and anonymous memory.
+
+The zoo is deleted afterwards unless ``--keep``. Prints a table and writes JSON::
+
+    python benchmarks/memmap_zoo.py [--rows 270000] [--steps 300] [--workers 0 2] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+GIB = 1024**3
+LIMIT_GIB = 2.5
+STEPS_PER_RUN = (0, 1, 2, 3, 20, 40, 60, 80, 86)  # the CNN Zoo's checkpoint epochs
+
+
+def cnn_zoo_spec():
+    """The Small CNN Zoo architecture: 3 valid 3x3 stride-2 convs (1->16->16->16), GAP, dense 10."""
+    from weightnet.weightspace import LayerSpec, WeightSpec
+
+    convs = [
+        LayerSpec(f"conv{i}.weight", f"conv{i}.bias", "conv", (16, c_in, 3, 3), stride=2)
+        for i, c_in in enumerate((1, 16, 16))
+    ]
+    head = LayerSpec("dense.weight", "dense.bias", "linear", (10, 16), "identity")
+    return WeightSpec((*convs, head))
+
+
+def make_zoo(out: Path, rows: int, chunk: int = 8192) -> None:
+    """Write the synthetic zoo (random weights, random accuracies) chunk by chunk."""
+    from tqdm.auto import tqdm
+
+    from weightnet.zoo.writer import ZooWriter, staged_output
+
+    spec = cnn_zoo_spec()
+    rng = np.random.default_rng(0)
+    with staged_output(out) as folder:
+        writer = ZooWriter(folder, spec, rows)
+        for start in tqdm(range(0, rows, chunk), desc="writing zoo", unit="chunk"):
+            n = min(chunk, rows - start)
+            values = rng.standard_normal((n, spec.num_params), dtype=np.float32) * 0.1
+            writer.write_rows(np.arange(start, start + n), values)
+        metrics = {
+            "run_id": (np.arange(rows) // len(STEPS_PER_RUN)).tolist(),
+            "step": np.resize(np.array(STEPS_PER_RUN), rows).tolist(),
+            "test_accuracy": rng.uniform(0.1, 0.6, rows).round(4).tolist(),
+        }
+        writer.finish(
+            metrics,
+            {
+                "recipe": "benchmark:memmap-zoo",
+                "seed": 0,
+                "num_models": rows,
+                "architecture": {
+                    "kind": spec.kind,
+                    "layers": spec.to_dict()["layers"],
+                    "activation": "relu",
+                },
+                "dataset": {"name": "synthetic", "input_shape": [1, 32, 32]},
+            },
+        )
+
+
+class _Sampler:
+    """Peak RSS of this process plus its children, sampled every ``interval`` seconds."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        import psutil
+
+        self.process = psutil.Process()
+        self.interval = interval
+        self.peak_total = self.peak_file = self.peak_anon = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            total = file = 0
+            for proc in [self.process, *self.process.children(recursive=True)]:
+                try:
+                    info = proc.memory_info()
+                except psutil.Error:
+                    continue
+                total += info.rss
+                file += info.shared  # file-backed resident pages (the memory-mapped zoo)
+            self.peak_total = max(self.peak_total, total)
+            self.peak_file = max(self.peak_file, file)
+            self.peak_anon = max(self.peak_anon, total - file)
+            time.sleep(self.interval)
+
+    def __enter__(self) -> _Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _maxrss(who: int) -> float:
+    return resource.getrusage(who).ru_maxrss * 1024 / GIB  # Linux: KiB
+
+
+def train(zoo: Path, steps: int, batch_size: int, workers: int, model: str) -> dict:
+    """Train ``model`` for ``steps`` steps through the datamodule; memory and speed."""
+    import torch
+
+    from weightnet.data.datamodule import ZooDataModule
+    from weightnet.models import MODELS
+
+    torch.manual_seed(0)
+    with _Sampler() as sampler:
+        start = time.perf_counter()
+        dm = ZooDataModule(zoo, batch_size=batch_size, num_workers=workers)
+        dm.setup()
+        setup_seconds = time.perf_counter() - start
+        setup_rss = _maxrss(resource.RUSAGE_SELF)
+        net = MODELS[model](dm.spec, out_features=1, hidden_channels=32, num_layers=2)
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        done, start = 0, time.perf_counter()
+        while done < steps:
+            for ws, target in dm.train_dataloader():
+                loss = torch.nn.functional.mse_loss(net(ws).squeeze(-1), target)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                done += 1
+                if done == steps:
+                    break
+        train_seconds = time.perf_counter() - start
+    return {
+        "workers": workers,
+        "model": model,
+        "steps": steps,
+        "batch_size": batch_size,
+        "train_rows": len(dm.train_set),
+        "setup_seconds": round(setup_seconds, 2),
+        "steps_per_second": round(steps / train_seconds, 2),
+        "maxrss_after_setup_gib": round(setup_rss, 3),
+        "maxrss_main_gib": round(_maxrss(resource.RUSAGE_SELF), 3),
+        "maxrss_largest_worker_gib": round(_maxrss(resource.RUSAGE_CHILDREN), 3),
+        "peak_rss_total_gib": round(sampler.peak_total / GIB, 3),
+        "peak_file_backed_gib": round(sampler.peak_file / GIB, 3),
+        "peak_anonymous_gib": round(sampler.peak_anon / GIB, 3),
+        "final_loss": round(float(loss), 5),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=270_000)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    parser.add_argument("--model", default="statnn")
+    parser.add_argument("--dir", type=Path, default=Path("/tmp"))
+    parser.add_argument("--keep", action="store_true", help="keep the synthetic zoo")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--phase", choices=["make", "train"], help=argparse.SUPPRESS)
+    parser.add_argument("--zoo", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.phase == "make":
+        make_zoo(args.zoo, args.rows)
+        print(json.dumps({"maxrss_gib": round(_maxrss(resource.RUSAGE_SELF), 3)}))
+        return 0
+    if args.phase == "train":
+        result = train(args.zoo, args.steps, args.batch_size, args.workers[0], args.model)
+        print(json.dumps(result))
+        return 0
+
+    zoo = args.dir / f"weightnet-memmap-zoo-{args.rows}"
+    me = [sys.executable, __file__, "--rows", str(args.rows), "--zoo", str(zoo)]
+    results: dict = {"rows": args.rows, "params": cnn_zoo_spec().num_params, "limit_gib": LIMIT_GIB}
+    try:
+        if not zoo.exists():
+            start = time.perf_counter()
+            made = subprocess.run(
+                [*me, "--phase", "make"], check=True, capture_output=True, text=True
+            )
+            results["make"] = json.loads(made.stdout.strip().splitlines()[-1])
+            results["make"]["seconds"] = round(time.perf_counter() - start, 1)
+        results["zoo_gib"] = round((zoo / "weights.npy").stat().st_size / GIB, 2)
+        results["runs"] = []
+        for workers in args.workers:
+            cmd = [*me, "--phase", "train", "--steps", str(args.steps), "--model", args.model]
+            cmd += ["--batch-size", str(args.batch_size), "--workers", str(workers)]
+            done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+            results["runs"].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    finally:
+        if not args.keep and zoo.exists():
+            shutil.rmtree(zoo)
+    _print_table(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+def _print_table(results: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"{results['rows']:,} x {results['params']:,} zoo ({results['zoo_gib']} GiB), "
+        f"limit {LIMIT_GIB} GiB"
+    )
+    columns = [
+        ("workers", "workers"),
+        ("maxrss after setup", "maxrss_after_setup_gib"),
+        ("maxrss main", "maxrss_main_gib"),
+        ("maxrss worker", "maxrss_largest_worker_gib"),
+        ("peak total", "peak_rss_total_gib"),
+        ("of it file-backed", "peak_file_backed_gib"),
+        ("anonymous", "peak_anonymous_gib"),
+        ("steps/s", "steps_per_second"),
+        ("setup s", "setup_seconds"),
+    ]
+    for title, _ in columns:
+        table.add_column(title, justify="right")
+    for run in results["runs"]:
+        table.add_row(*(str(run[key]) for _, key in columns))
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
