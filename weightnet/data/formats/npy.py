@@ -1,12 +1,14 @@
-"""Read rows of a large 2-D ``.npy`` file in chunks, without mapping or loading it whole.
+"""Read rows of a large 2-D ``.npy`` file without mapping or loading it whole.
 
-Chunks are read with plain file reads into fresh buffers, so streaming through a
-5 GB file keeps the resident set at one chunk (a memory map would count every
-touched page as resident until the kernel reclaims it).
+Rows are read with plain file reads into fresh buffers, so streaming through a
+5 GB file, or drawing random batches from it for many epochs, keeps the resident set
+at one chunk or batch (a memory map counts every touched page as resident until the
+kernel reclaims it: one pass over a memory-mapped 5.4 GB zoo shows ~5 GB RSS).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,3 +71,29 @@ class NpyRows:
                 count = min(rows, n - start)
                 block = np.fromfile(fh, dtype=self.dtype, count=count * p)
                 yield block.reshape(count, p)
+
+    def take(self, indices: np.ndarray) -> np.ndarray:
+        """Rows ``indices`` (any order, repeats allowed), ``(len(indices), shape[1])``.
+
+        Sorted runs of consecutive rows are read with one ``pread`` each.
+        """
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        n, p = self.shape
+        if len(indices) and (indices.min() < 0 or indices.max() >= n):
+            raise IndexError(f"{self.path}: row index out of range [0, {n})")
+        order = np.argsort(indices, kind="stable")
+        wanted = indices[order]
+        out = np.empty((len(indices), p), dtype=self.dtype)
+        row_bytes = p * self.dtype.itemsize
+        breaks = np.flatnonzero(np.diff(wanted) != 1) + 1  # starts of consecutive runs
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            for run in np.split(np.arange(len(wanted)), breaks):
+                if len(run) == 0:
+                    continue
+                first = int(wanted[run[0]])
+                data = os.pread(fd, len(run) * row_bytes, self.offset + first * row_bytes)
+                out[order[run]] = np.frombuffer(data, dtype=self.dtype).reshape(len(run), p)
+        finally:
+            os.close(fd)
+        return out
