@@ -19,3 +19,12 @@ def _assert_same_function(spec, expected, actual, input_shape, atol=1e-5):
 def assert_same_function():
     """``assert_same_function(spec, expected_ws, actual_ws, input_shape, atol=1e-5)``."""
     return _assert_same_function
+
+
+@pytest.fixture
+def single_thread():
+    """Run on one torch thread (tiny models only lose time to threads on a busy CPU)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

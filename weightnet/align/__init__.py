@@ -2,6 +2,8 @@
 
 Everything here is algorithmic (no training): each function returns networks that
 compute exactly the same function as its input, only moved within the symmetry group.
+The learned aligner (Deep-Align style) is :mod:`weightnet.align.learned`; it is not
+imported here because it needs the metanetworks of :mod:`weightnet.models`.
 """
 
 from weightnet.align.barrier import BarrierResult, loss_barrier

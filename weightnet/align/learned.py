@@ -1,0 +1,214 @@
+r"""A learned aligner in the style of Deep-Align (Navon et al. 2024, "Equivariant Deep
+Weight Space Alignment").
+
+One equivariant body (:class:`~weightnet.models.equivariant.EquivariantBody` with DWS or
+NFN layers) encodes each network of the pair separately. Every hidden neuron gets a
+feature vector (its bias features, and its incoming and outgoing weight features averaged
+over the neighbouring layers' neurons), and layer ``l`` gets a score matrix
+
+.. math:: S_l[j, k] = \langle f^{A}_{l,j}, f^{B}_{l,k} \rangle / \sqrt{d},
+
+equivariant to both networks' permutations: ``S(P A, Q B) = P S(A, B) Q^T``.
+Training uses the Sinkhorn relaxation of ``S_l`` (soft permutations), supervised by
+planted permutations (:func:`planted_pairs`) and/or by the distance between A and the
+softly permuted B; at inference each ``S_l`` is rounded to a permutation with
+``scipy.optimize.linear_sum_assignment``, so the aligned network computes exactly B's function.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from torch import Tensor, nn
+
+from weightnet.align.matching import MatchResult
+from weightnet.models.editor import EDITOR_LAYERS
+from weightnet.models.equivariant import EquivariantBody
+from weightnet.symmetry import invert_permutations, permute, sample_permutations
+from weightnet.weightspace import SpecError, WeightSpace, WeightSpec
+
+__all__ = [
+    "LearnedAligner",
+    "alignment_loss",
+    "learned_alignment",
+    "planted_pairs",
+    "sinkhorn",
+    "soft_permute",
+]
+
+
+class LearnedAligner(nn.Module):
+    r"""Per-layer neuron-similarity scores between two batches of networks.
+
+    Args:
+        spec: the architecture of both networks.
+        kind: equivariant layers of the body, ``"dws"``, ``"nfn_np"`` or ``"nfn_hnp"``.
+        hidden_channels: channels of the body.
+        num_layers: equivariant layers in the body.
+        feature_dim: size of the neuron features (default ``hidden_channels``).
+        dropout: dropout in the body.
+        activation: nonlinearity of the body.
+
+    Shapes:
+        input: two ``WeightSpace`` batches of ``spec`` with ``C == 1`` and the same ``B``.
+        output: one ``(B, n_l, n_l)`` score matrix per hidden layer; entry ``[j, k]``
+        scores neuron ``j`` of the reference against neuron ``k`` of the other network.
+    """
+
+    def __init__(
+        self,
+        spec: WeightSpec,
+        kind: str = "dws",
+        hidden_channels: int = 32,
+        num_layers: int = 3,
+        feature_dim: int | None = None,
+        dropout: float = 0.0,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        if kind not in EDITOR_LAYERS:
+            raise SpecError(f"no aligner body {kind!r}, expected one of {sorted(EDITOR_LAYERS)}")
+        self.spec = spec
+        self.kind = kind
+        self.body = EquivariantBody(
+            spec, EDITOR_LAYERS[kind], 1, hidden_channels, num_layers, dropout, activation
+        )
+        self.feature_dim = feature_dim or hidden_channels
+        self.neuron_heads = nn.ModuleList(
+            nn.Linear(3 * hidden_channels, self.feature_dim) for _ in spec.hidden_sizes
+        )
+
+    def reset_parameters(self) -> None:
+        self.body.reset_parameters()
+        for head in self.neuron_heads:
+            head.reset_parameters()
+
+    def extra_repr(self) -> str:
+        return f"{self.spec.describe()!r}, kind={self.kind!r}, feature_dim={self.feature_dim}"
+
+    def neuron_features(self, ws: WeightSpace) -> list[Tensor]:
+        """``(B, n_l, feature_dim)`` per hidden layer, equivariant to hidden permutations."""
+        h = self.body(ws)
+        features = []
+        for i, head in enumerate(self.neuron_heads):
+            weight_in, weight_out = h.weights[i], h.weights[i + 1]
+            incoming = weight_in.flatten(2, -2).mean(dim=2)  # (B, n, C)
+            outgoing = weight_out.movedim(2, 1).flatten(2, -2).mean(dim=2)  # (B, n, C)
+            features.append(head(torch.cat([h.biases[i], incoming, outgoing], dim=-1)))
+        return features
+
+    def forward(self, reference: WeightSpace, other: WeightSpace) -> tuple[Tensor, ...]:
+        scale = 1 / math.sqrt(self.feature_dim)
+        return tuple(
+            scale * f_ref @ f_other.transpose(1, 2)  # (B, n, n)
+            for f_ref, f_other in zip(
+                self.neuron_features(reference), self.neuron_features(other), strict=True
+            )
+        )
+
+
+def sinkhorn(scores: Tensor, num_iters: int = 20, temperature: float = 1.0) -> Tensor:
+    """Log of the Sinkhorn normalization of ``exp(scores / temperature)``.
+
+    Args:
+        scores: ``(B, n, n)``.
+
+    Returns:
+        ``(B, n, n)`` log-probabilities whose exponential is (nearly) doubly stochastic.
+    """
+    log_p = scores / temperature
+    for _ in range(num_iters):
+        log_p = log_p - log_p.logsumexp(dim=2, keepdim=True)  # rows sum to one
+        log_p = log_p - log_p.logsumexp(dim=1, keepdim=True)  # columns sum to one
+    return log_p
+
+
+def soft_permute(ws: WeightSpace, soft: Sequence[Tensor]) -> WeightSpace:
+    """Apply (soft) permutation matrices: ``W_i <- P_i W_i P_{i-1}^T``, ``b_i <- P_i b_i``.
+
+    With one-hot ``P_i[:, j, perm[:, j]] = 1`` this is :func:`weightnet.symmetry.permute`.
+
+    Args:
+        ws: ``B`` networks, any channel count.
+        soft: one ``(B, n_i, n_i)`` matrix per hidden layer.
+    """
+    if len(soft) != len(ws) - 1:
+        raise SpecError(f"{len(soft)} matrices for {len(ws) - 1} hidden layers")
+    weights, biases = list(ws.weights), list(ws.biases)
+    for i, p in enumerate(soft):
+        p = p.to(ws.dtype)
+        weights[i] = torch.einsum("bjk,bk...->bj...", p, weights[i])  # rows of layer i
+        biases[i] = torch.einsum("bjk,bkc->bjc", p, biases[i])
+        weights[i + 1] = torch.einsum("bjk,bok...->boj...", p, weights[i + 1])  # columns
+    return WeightSpace(tuple(weights), tuple(biases))
+
+
+def planted_pairs(
+    spec: WeightSpec, ws: WeightSpace, generator: torch.Generator | None = None, noise: float = 0.0
+) -> tuple[WeightSpace, tuple[Tensor, ...]]:
+    """Self-supervised training pairs: ``other = P ws + noise`` and the permutations undoing ``P``.
+
+    Returns:
+        ``other`` and, per hidden layer, the ``(B, n_l)`` permutations ``target`` with
+        ``permute(other, target) == ws`` (up to the noise).
+    """
+    perms = sample_permutations(spec, ws.batch_size, generator)
+    other = permute(ws, perms)
+    if noise > 0:
+        other = other.map(lambda t: t + noise * torch.randn(t.shape, generator=generator))
+    return other, invert_permutations(perms)
+
+
+def alignment_loss(
+    scores: Sequence[Tensor],
+    reference: WeightSpace,
+    other: WeightSpace,
+    target: Sequence[Tensor] | None = None,
+    *,
+    num_iters: int = 20,
+    temperature: float = 1.0,
+) -> Tensor:
+    """Training loss of a learned aligner.
+
+    With ``target`` (planted permutations), the cross-entropy of each reference neuron's
+    Sinkhorn row against its true partner; without, the mean squared distance between
+    ``reference`` and ``other`` softly permuted by the Sinkhorn matrices.
+    """
+    log_ps = [sinkhorn(s, num_iters, temperature) for s in scores]
+    if target is not None:
+        return torch.stack(
+            [
+                -lp.gather(2, t.to(lp.device)[..., None]).mean()
+                for lp, t in zip(log_ps, target, strict=True)
+            ]
+        ).mean()
+    moved = soft_permute(other, [lp.exp() for lp in log_ps])
+    return ((reference.flatten() - moved.flatten()) ** 2).mean()
+
+
+@torch.no_grad()
+def learned_alignment(
+    model: LearnedAligner, reference: WeightSpace, other: WeightSpace
+) -> MatchResult:
+    """Align ``other`` to ``reference`` with a trained aligner, rounding scores with LSA.
+
+    Returns:
+        The permutations and ``permute(other, perms)`` (exactly ``other``'s functions).
+    """
+    was_training = model.training
+    model.eval()
+    scores = model(reference, other)
+    model.train(was_training)
+    perms = []
+    for layer_scores in scores:
+        rows = []
+        for score in layer_scores.double().cpu().numpy():  # (n, n)
+            _, cols = linear_sum_assignment(score, maximize=True)
+            rows.append(torch.from_numpy(np.asarray(cols)))
+        perms.append(torch.stack(rows))  # (B, n)
+    perms_t = tuple(perms)
+    return MatchResult(perms_t, permute(other, perms_t))
