@@ -124,7 +124,7 @@ class GraphMetanet(nn.Module):
             )
         return data
 
-    def _embed(self, batch: Batch) -> tuple[Tensor, Tensor]:
+    def _embed(self, batch: Batch, graph: BlockGraph) -> tuple[Tensor, list[Tensor]]:
         x, edge_attr = batch.x, batch.edge_attr
         if x.shape[-1] != self.in_channels:
             raise SpecError(f"graph has {x.shape[-1]} channels, the model takes {self.in_channels}")
@@ -151,7 +151,8 @@ class GraphMetanet(nn.Module):
             io < 0, 0, torch.where(layer_id == 0, 1 + io, 1 + self.max_io + io)
         )  # (N,)
         nodes = self.node_embed(x) + self.layer_embed(layer_id) + self.io_embed(io_index)
-        return nodes, self.edge_embed(edge_attr)  # (N, d), (E, d)
+        blocks = [self.edge_embed(block) for block in graph.edge_blocks(edge_attr)]
+        return nodes, blocks  # (N, d), [(B, n_out, n_in, d)]
 
     # ---------------------------------------------------------------- forward
     def forward(
@@ -170,8 +171,7 @@ class GraphMetanet(nn.Module):
         """
         batch = self.to_graph(data)
         graph = BlockGraph.from_batch(batch)
-        nodes, edges = self._embed(batch)
-        blocks = graph.edge_blocks(edges)
+        nodes, blocks = self._embed(batch, graph)
         for layer in self.layers:
             nodes, blocks = layer(nodes, blocks, graph)
         if self.readout == "graph":
@@ -205,7 +205,7 @@ class GraphNet(GraphMetanet):
         hidden_channels: int = 32,
         num_layers: int = 3,
         *,
-        aggregators: Sequence[str] = ("mean", "max", "std"),
+        aggregators: Sequence[str] = ("mean", "max"),
         **kwargs,
     ) -> None:
         self.aggregators = tuple(aggregators)

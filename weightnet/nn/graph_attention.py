@@ -23,11 +23,13 @@ class RelationalAttention(nn.Module):
     transformer, Diao & Loynd 2023; NG-T, Kofinas et al. 2024):
 
     .. math::
-        \alpha_{ij} = \mathrm{softmax}_j \frac{q_i^\top (k_j + k^e_{ji})}{\sqrt{d_h}}, \qquad
-        m_i = \sum_j \alpha_{ij} (v_j + v^e_{ji})
+        \alpha_{ij} = \mathrm{softmax}_j \frac{q_i^\top (k_j + W^K e_{ji})}{\sqrt{d_h}}, \qquad
+        m_i = \sum_j \alpha_{ij} (v_j + W^V e_{ji} + b^V)
 
-    followed by a pre-norm feed-forward block and :class:`EdgeUpdate`. Attention is
-    restricted to the graph's edges and computed densely per layer block.
+    computed without projecting any edge: :math:`q^\top W^K e = (W^{K\top} q)^\top e` and
+    :math:`\sum_j \alpha_{ij} W^V e_{ji} = W^V \sum_j \alpha_{ij} e_{ji}`, so each edge is read
+    by two batched matrix products per direction. Followed by a pre-norm feed-forward
+    block and :class:`EdgeUpdate`. Attention is restricted to the graph's edges.
 
     Args:
         channels: node and edge feature size ``d``.
@@ -45,7 +47,8 @@ class RelationalAttention(nn.Module):
         self.channels, self.heads = channels, heads
         self.norm_attn = nn.LayerNorm(channels)
         self.qkv = nn.Linear(channels, 6 * channels)  # forward and backward q, k, v
-        self.edge_kv = nn.Linear(channels, 2 * channels)
+        self.edge_key = nn.Linear(channels, 2 * channels, bias=False)  # forward, backward W^K
+        self.edge_value = nn.Linear(channels, 2 * channels)  # forward, backward W^V, b^V
         self.out = nn.Linear(2 * channels, channels)
         self.norm_ffn = nn.LayerNorm(channels)
         self.ffn = nn.Sequential(
@@ -54,24 +57,39 @@ class RelationalAttention(nn.Module):
             nn.Linear(ffn_ratio * channels, channels),
         )
         self.edge_update = EdgeUpdate(channels)
+        head_of_channel = torch.arange(channels) // (channels // heads)
+        self.register_buffer(
+            "head_mask", head_of_channel == torch.arange(heads)[:, None], persistent=False
+        )  # (H, d)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for module in (self.norm_attn, self.qkv, self.edge_kv, self.out, self.norm_ffn):
+        for module in (self.norm_attn, self.qkv, self.edge_key, self.edge_value, self.out):
             module.reset_parameters()
+        self.norm_ffn.reset_parameters()
         for module in self.ffn:
             if hasattr(module, "reset_parameters"):
                 module.reset_parameters()
         self.edge_update.reset_parameters()
 
-    def _attend(self, q: Tensor, k: Tensor, v: Tensor, ek: Tensor, ev: Tensor, dim: int) -> Tensor:
-        """Attention of the query side over ``dim`` (2: out-neurons over in-neurons,
-        1: in-neurons over out-neurons); all inputs already broadcast to the block."""
-        heads = (self.heads, self.channels // self.heads)
-        scores = (q * (k + ek)).unflatten(-1, heads).sum(-1)  # (B, n_out, n_in, H)
-        attn = torch.softmax(scores / math.sqrt(heads[1]), dim=dim)
-        values = (v + ev).unflatten(-1, heads)  # (B, n_out, n_in, H, d_h)
-        return (attn[..., None] * values).sum(dim).flatten(-2)  # (B, n, d)
+    def _attend(self, block: Tensor, q: Tensor, k: Tensor, v: Tensor, direction: int) -> Tensor:
+        """Attention of out-neurons over in-neurons (``direction=0``) or of in-neurons over
+        out-neurons (``direction=1``) along ``block`` ``(B, n_out, n_in, d)``. ``q`` ``(B, n, d)``
+        is the querying side, ``k, v`` ``(B, m, d)`` the attended side."""
+        heads, d_h, d = self.heads, self.channels // self.heads, self.channels
+        edges = "bnmd" if direction == 0 else "bmnd"  # n: querying side, m: attended side
+        rows = slice(direction * d, (direction + 1) * d)
+        head_mask = self.head_mask.to(q.dtype)  # (H, d): channel c belongs to head h
+        q_edge = (q[:, :, None] * head_mask) @ self.edge_key.weight[rows]  # (B, n, H, d)
+        scores = torch.einsum(f"{edges},bnhd->bnmh", block, q_edge)  # (B, n, m, H)
+        scores = scores + torch.einsum(
+            "bnhc,bmhc->bnmh", q.unflatten(-1, (heads, d_h)), k.unflatten(-1, (heads, d_h))
+        )
+        attn = torch.softmax(scores / math.sqrt(d_h), dim=2)  # (B, n, m, H)
+        pooled = torch.einsum(f"bnmh,{edges}->bnhd", attn, block)  # (B, n, H, d)
+        out = ((pooled @ self.edge_value.weight[rows].T) * head_mask).sum(2)  # (B, n, d)
+        attended = torch.einsum("bnmh,bmhc->bnhc", attn, v.unflatten(-1, (heads, d_h)))
+        return out + attended.flatten(-2) + self.edge_value.bias[rows]  # (B, n, d)
 
     def forward(
         self, nodes: Tensor, blocks: Sequence[Tensor], graph: BlockGraph
@@ -80,11 +98,9 @@ class RelationalAttention(nn.Module):
         incoming, outgoing = [], []
         qkv = self.qkv(self.norm_attn(nodes))  # (N, 6d)
         for block, (src, dst) in zip(blocks, graph.end_nodes(qkv), strict=True):
-            ek, ev = self.edge_kv(block).chunk(2, dim=-1)  # (B, n_out, n_in, d) each
-            src = src[:, None].chunk(6, dim=-1)  # (B, 1, n_in, d) each
-            dst = dst[:, :, None].chunk(6, dim=-1)  # (B, n_out, 1, d) each
-            incoming.append(self._attend(dst[0], src[1], src[2], ek, ev, dim=2))
-            outgoing.append(self._attend(src[3], dst[4], dst[5], ek, ev, dim=1))
+            src, dst = src.chunk(6, dim=-1), dst.chunk(6, dim=-1)  # (B, n_in | n_out, d) each
+            incoming.append(self._attend(block, dst[0], src[1], src[2], 0))
+            outgoing.append(self._attend(block, src[3], dst[4], dst[5], 1))
         agg_in, agg_out = graph.to_nodes(incoming, outgoing)
         nodes = nodes + self.out(torch.cat([agg_in, agg_out], dim=-1))
         nodes = nodes + self.ffn(self.norm_ffn(nodes))

@@ -55,7 +55,7 @@ class NGConv(nn.Module):
     def __init__(
         self,
         channels: int,
-        aggregators: Sequence[str] = ("mean", "max", "std"),
+        aggregators: Sequence[str] = ("mean", "max"),
         amplify: bool = True,
         avg_degree: float = 32.0,
     ) -> None:

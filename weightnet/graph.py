@@ -1,0 +1,365 @@
+"""Parameter graphs: WeightSpaces <-> torch_geometric batches, with an exact round trip.
+
+One node per neuron (network inputs, hidden neurons, outputs; a conv channel is a
+neuron), node feature = the neuron's bias (0 for input neurons), one edge per weight
+from the in-neuron to the out-neuron, edge feature = the weight (a conv kernel
+flattened and zero-padded to the largest kernel in the batch). The linear layer after
+global average pooling is an ordinary layer: one edge per (channel, output) pair.
+
+Within a graph, nodes are ordered layer by layer (inputs first) and edges layer by
+layer in the weight's row-major ``(n_out, n_in)`` order, so both directions are a
+reshape. The edge index of an architecture is built once (cached by layer sizes) and
+tiled with node offsets for the whole batch: no per-network ``Data`` objects.
+
+Batch fields (all tensors; ``N`` nodes, ``E`` edges, ``G`` graphs in the batch):
+
+* ``x`` ``(N, C)``: biases; ``edge_attr`` ``(E, K * C)``: weights, ``K`` = padded kernel size,
+  laid out ``(k c)``; ``edge_index`` ``(2, E)``: ``[in-neuron, out-neuron]``;
+* ``layer_id`` ``(N,)``: ``0`` for inputs, ``l`` for the outputs of layer ``l``;
+* ``io_position`` ``(N,)``: position of an input/output neuron, ``-1`` for hidden neurons;
+* ``arch_id`` ``(G,)``: which ``(spec, ws)`` pair each graph came from;
+* ``probe`` ``(N, P)`` (only with ``probe_features=P``): each neuron's activation on
+  ``P`` fixed random inputs (see :func:`probe_activations`);
+* ``batch`` ``(N,)`` and ``ptr`` ``(G + 1,)`` as in any PyG batch.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import Tensor
+from torch_geometric.data import Batch
+
+from weightnet.functional import activate, layer_forward
+from weightnet.weightspace import SpecError, WeightSpace, WeightSpec
+
+__all__ = [
+    "GraphLayout",
+    "GraphGroup",
+    "graph_layout",
+    "graph_groups",
+    "to_graph_batch",
+    "graph_to_weightspaces",
+    "probe_activations",
+]
+
+_NODE_KEYS = ("x", "layer_id", "io_position")
+_EDGE_KEYS = ("edge_index", "edge_attr")
+
+
+@dataclass(frozen=True)
+class GraphLayout:
+    """The static structure of one architecture's parameter graph.
+
+    Attributes:
+        layer_sizes: neuron counts ``(n_0, ..., n_L)``.
+        edge_index: ``(2, E)`` long, ``[in-neuron, out-neuron]``, layer by layer, row-major.
+        layer_id: ``(N,)`` long, the layer of each node.
+        io_position: ``(N,)`` long, position of input/output neurons, ``-1`` for hidden ones.
+        node_offsets: first node of each layer, ``L + 2`` entries (last = ``N``).
+        edge_offsets: first edge of each weight matrix, ``L + 1`` entries (last = ``E``).
+    """
+
+    layer_sizes: tuple[int, ...]
+    edge_index: Tensor
+    layer_id: Tensor
+    io_position: Tensor
+    node_offsets: tuple[int, ...]
+    edge_offsets: tuple[int, ...]
+
+    @property
+    def num_nodes(self) -> int:
+        return self.node_offsets[-1]
+
+    @property
+    def num_edges(self) -> int:
+        return self.edge_offsets[-1]
+
+
+@functools.lru_cache(maxsize=256)
+def _layout_for_sizes(layer_sizes: tuple[int, ...]) -> GraphLayout:
+    sizes = torch.tensor(layer_sizes)
+    node_offsets = [0, *torch.cumsum(sizes, 0).tolist()]
+    blocks = []
+    for layer, (n_in, n_out) in enumerate(zip(layer_sizes, layer_sizes[1:], strict=False)):
+        dst, src = torch.meshgrid(torch.arange(n_out), torch.arange(n_in), indexing="ij")
+        blocks.append(
+            torch.stack(
+                [src.reshape(-1) + node_offsets[layer], dst.reshape(-1) + node_offsets[layer + 1]]
+            )  # (2, n_out * n_in)
+        )
+    edge_counts = [a * b for a, b in zip(layer_sizes, layer_sizes[1:], strict=False)]
+    io_position = torch.full((node_offsets[-1],), -1, dtype=torch.long)
+    io_position[: layer_sizes[0]] = torch.arange(layer_sizes[0])
+    io_position[node_offsets[-2] :] = torch.arange(layer_sizes[-1])
+    return GraphLayout(
+        layer_sizes=layer_sizes,
+        edge_index=torch.cat(blocks, dim=1),
+        layer_id=torch.repeat_interleave(torch.arange(len(layer_sizes)), sizes),
+        io_position=io_position,
+        node_offsets=tuple(node_offsets),
+        edge_offsets=(0, *torch.cumsum(torch.tensor(edge_counts), 0).tolist()),
+    )
+
+
+def graph_layout(spec: WeightSpec) -> GraphLayout:
+    """The (cached) graph structure of ``spec``; it depends only on the layer sizes."""
+    return _layout_for_sizes(tuple(spec.layer_sizes))
+
+
+@dataclass(frozen=True)
+class GraphGroup:
+    """A run of consecutive graphs of one layout inside a batch.
+
+    Attributes:
+        layout: their graph structure.
+        count: number of graphs.
+        node_start: index of the run's first node in the batch.
+        edge_start: index of the run's first edge in the batch.
+    """
+
+    layout: GraphLayout
+    count: int
+    node_start: int
+    edge_start: int
+
+
+def graph_groups(batch: Batch) -> list[GraphGroup]:
+    """Split a batch from :func:`to_graph_batch` into runs of graphs with the same layout.
+
+    Reads each graph's layer sizes off ``layer_id`` and ``batch`` (vectorized, one
+    transfer of a ``(G, L)`` count table to the host), so it works for any batch built by
+    :func:`to_graph_batch`, mixed architectures included.
+    """
+    num_graphs, num_ids = batch.num_graphs, int(batch.layer_id.max()) + 1
+    keys = batch.batch * num_ids + batch.layer_id  # (N,)
+    sizes = torch.bincount(keys, minlength=num_graphs * num_ids).view(num_graphs, num_ids)
+    rows, runs = torch.unique_consecutive(sizes, dim=0, return_counts=True)
+    groups, node_start, edge_start = [], 0, 0
+    for row, count in zip(rows.tolist(), runs.tolist(), strict=True):
+        layout = _layout_for_sizes(tuple(n for n in row if n > 0))
+        groups.append(GraphGroup(layout, count, node_start, edge_start))
+        node_start += count * layout.num_nodes
+        edge_start += count * layout.num_edges
+    if edge_start != batch.edge_index.shape[1]:
+        raise SpecError(
+            f"batch has {batch.edge_index.shape[1]} edges, its layer sizes imply {edge_start}: "
+            "not a batch built by weightnet.graph.to_graph_batch"
+        )
+    return groups
+
+
+def _as_pairs(
+    data: WeightSpace | Sequence[tuple[WeightSpec, WeightSpace]], spec: WeightSpec | None
+) -> list[tuple[WeightSpec, WeightSpace]]:
+    if isinstance(data, WeightSpace):
+        if spec is None:
+            raise SpecError("to_graph_batch: a WeightSpace needs its spec")
+        return [(spec, data)]
+    pairs = list(data)
+    if not pairs:
+        raise SpecError("to_graph_batch: no networks given")
+    return pairs
+
+
+def _max_kernel(specs: Sequence[WeightSpec]) -> int:
+    return max(layer.kernel_numel for spec in specs for layer in spec.layers)
+
+
+def to_graph_batch(
+    data: WeightSpace | Sequence[tuple[WeightSpec, WeightSpace]],
+    spec: WeightSpec | None = None,
+    *,
+    kernel_size: int | None = None,
+    probe_features: int = 0,
+    probe_seed: int = 0,
+) -> Batch:
+    """Build one PyG batch of parameter graphs, vectorized per architecture.
+
+    Args:
+        data: a WeightSpace of ``spec``, or ``(spec, ws)`` pairs of possibly different
+            architectures (graphs are ordered pair by pair; ``arch_id`` says which pair).
+        spec: the architecture when ``data`` is a WeightSpace.
+        kernel_size: pad edge features to this many kernel entries (default: the largest
+            kernel in the batch; ``1`` for MLPs).
+        probe_features: if ``> 0``, add ``probe`` node features: activations on this many
+            fixed random inputs (single-channel weights only).
+        probe_seed: seed of the probe inputs.
+
+    Returns:
+        A :class:`torch_geometric.data.Batch` (see the module docstring for its fields);
+        ``to_data_list()`` and ``global_*_pool(x, batch)`` work on it.
+    """
+    pairs = _as_pairs(data, spec)
+    max_kernel = _max_kernel([s for s, _ in pairs])
+    kernel = max_kernel if kernel_size is None else int(kernel_size)
+    if kernel < max_kernel:
+        raise SpecError(f"kernel_size={kernel} is smaller than the largest kernel ({max_kernel})")
+    channels = pairs[0][1].channels
+    nodes, edges, indices, layer_ids, io_positions, probes = [], [], [], [], [], []
+    graph_nodes, graph_edges, arch_ids = [], [], []
+    node_offset = 0
+    for arch, (sp, ws) in enumerate(pairs):
+        ws.check_spec(sp)
+        if ws.channels != channels:
+            raise SpecError(f"pair {arch} has {ws.channels} channels, pair 0 has {channels}")
+        layout = graph_layout(sp)
+        batch, n_nodes, n_edges = ws.batch_size, layout.num_nodes, layout.num_edges
+        inputs = ws.biases[0].new_zeros(batch, sp.layer_sizes[0], channels)
+        nodes.append(torch.cat([inputs, *ws.biases], dim=1).reshape(-1, channels))  # (B*N_g, C)
+        blocks = []
+        for w in ws.weights:
+            flat = w.reshape(batch, w.shape[1] * w.shape[2], -1, channels)  # (B, o*i, k, C)
+            flat = F.pad(flat, (0, 0, 0, kernel - flat.shape[2]))  # (B, o*i, K, C)
+            blocks.append(flat.reshape(batch, -1, kernel * channels))  # (B, o*i, K*C)
+        edges.append(torch.cat(blocks, dim=1).reshape(-1, kernel * channels))  # (B*E_g, K*C)
+        device = ws.device
+        offsets = node_offset + n_nodes * torch.arange(batch, device=device)
+        tiled = layout.edge_index.to(device)[None] + offsets[:, None, None]  # (B, 2, E_g)
+        indices.append(rearrange(tiled, "b two e -> two (b e)"))
+        layer_ids.append(layout.layer_id.to(device).repeat(batch))
+        io_positions.append(layout.io_position.to(device).repeat(batch))
+        if probe_features > 0:
+            probe = probe_activations(sp, ws, probe_features, probe_seed)  # (B, N_g, P)
+            probes.append(probe.reshape(-1, probe_features))
+        graph_nodes.append(torch.full((batch,), n_nodes))
+        graph_edges.append(torch.full((batch,), n_edges))
+        arch_ids.append(torch.full((batch,), arch))
+        node_offset += batch * n_nodes
+    device = pairs[0][1].device
+    counts_n, counts_e = torch.cat(graph_nodes), torch.cat(graph_edges)
+    num_graphs = counts_n.numel()
+    node_ptr = F.pad(torch.cumsum(counts_n, 0), (1, 0))
+    edge_ptr = F.pad(torch.cumsum(counts_e, 0), (1, 0))
+    fields = {
+        "x": torch.cat(nodes),
+        "edge_index": torch.cat(indices, dim=1),
+        "edge_attr": torch.cat(edges),
+        "layer_id": torch.cat(layer_ids),
+        "io_position": torch.cat(io_positions),
+        "arch_id": torch.cat(arch_ids).to(device),
+    }
+    if probes:
+        fields["probe"] = torch.cat(probes)
+    out = Batch(
+        batch=torch.repeat_interleave(torch.arange(num_graphs), counts_n).to(device),
+        ptr=node_ptr.to(device),
+        **fields,
+    )
+    slices = {key: node_ptr for key in _NODE_KEYS} | {key: edge_ptr for key in _EDGE_KEYS}
+    slices["arch_id"] = torch.arange(num_graphs + 1)
+    if probes:
+        slices["probe"] = node_ptr
+    incs = {key: torch.zeros(num_graphs, dtype=torch.long) for key in slices}
+    incs["edge_index"] = node_ptr[:-1]
+    out._num_graphs = num_graphs
+    out._slice_dict = slices
+    out._inc_dict = incs
+    return out
+
+
+def graph_to_weightspaces(
+    batch: Batch,
+    specs: WeightSpec | Sequence[WeightSpec],
+    *,
+    x: Tensor | None = None,
+    edge_attr: Tensor | None = None,
+) -> WeightSpace | list[WeightSpace]:
+    """Inverse of :func:`to_graph_batch`: exact, also for mixed architectures.
+
+    Args:
+        batch: a batch built by :func:`to_graph_batch`.
+        specs: the spec of every graph (one WeightSpec) or one spec per ``arch_id``
+            (the pairs' specs, in order).
+        x: node features ``(N, C)`` to read biases from instead of ``batch.x``
+            (e.g. a model's node outputs).
+        edge_attr: edge features ``(E, K * C)`` to read weights from instead of
+            ``batch.edge_attr`` (e.g. a model's edge outputs; ``C`` from ``x``).
+
+    Returns:
+        A WeightSpace (single spec) or a list with one WeightSpace per spec.
+    """
+    x = batch.x if x is None else x
+    edge_attr = batch.edge_attr if edge_attr is None else edge_attr
+    single = isinstance(specs, WeightSpec)
+    spec_list = [specs] if single else list(specs)
+    channels = x.shape[-1]
+    if edge_attr.shape[-1] % channels:
+        raise SpecError(f"edge features of size {edge_attr.shape[-1]} for {channels} channels")
+    kernel = edge_attr.shape[-1] // channels
+    if single:
+        counts = [batch.num_graphs]
+    else:
+        counts = torch.bincount(batch.arch_id, minlength=len(spec_list)).tolist()
+        if len(counts) != len(spec_list):
+            raise SpecError(f"batch has {len(counts)} architectures, {len(spec_list)} specs given")
+    out, node_start, edge_start = [], 0, 0
+    for sp, count in zip(spec_list, counts, strict=True):
+        layout = graph_layout(sp)
+        node_end = node_start + count * layout.num_nodes
+        edge_end = edge_start + count * layout.num_edges
+        if node_end > x.shape[0] or edge_end > edge_attr.shape[0]:
+            raise SpecError(f"batch too small for {count} networks of {sp.describe()}")
+        nodes = x[node_start:node_end].reshape(count, layout.num_nodes, channels)  # (B, N_g, C)
+        edges = edge_attr[edge_start:edge_end].reshape(count, layout.num_edges, kernel, channels)
+        weights, biases = [], []
+        for i, layer in enumerate(sp.layers):
+            if layer.kernel_numel > kernel:
+                raise SpecError(f"{layer.weight_key}: kernel {layer.kernel} > padded size {kernel}")
+            biases.append(nodes[:, layout.node_offsets[i + 1] : layout.node_offsets[i + 2]])
+            block = edges[
+                :, layout.edge_offsets[i] : layout.edge_offsets[i + 1], : layer.kernel_numel
+            ]
+            weights.append(block.reshape(count, *layer.shape, channels))  # (B, o, i, *k, C)
+        out.append(WeightSpace(tuple(weights), tuple(biases)))
+        node_start, edge_start = node_end, edge_end
+    if node_start != x.shape[0] or edge_start != edge_attr.shape[0]:
+        raise SpecError(
+            f"specs cover {node_start} nodes / {edge_start} edges, batch has "
+            f"{x.shape[0]} / {edge_attr.shape[0]}"
+        )
+    return out[0] if single else out
+
+
+def probe_activations(
+    spec: WeightSpec,
+    ws: WeightSpace,
+    num_probes: int,
+    seed: int = 0,
+    image_size: int = 8,
+) -> Tensor:
+    """Every neuron's activation on ``num_probes`` fixed standard-normal inputs.
+
+    Input neurons get the input value, every other neuron its post-activation output
+    (a conv channel: the spatial mean of its feature map). Permuting hidden neurons
+    permutes these features the same way, so they are equivariant node features.
+
+    Args:
+        spec: the architecture (single-channel ``ws``).
+        ws: ``B`` networks.
+        num_probes: number of probe inputs ``P``.
+        seed: seed of the probe inputs (same seed, same inputs for every network).
+        image_size: height and width of the probe images for CNNs.
+
+    Returns:
+        ``(B, N_g, P)``, nodes in graph order.
+    """
+    if ws.channels != 1:
+        raise SpecError(f"probe features need single-channel weights (C={ws.channels})")
+    gen = torch.Generator().manual_seed(seed)
+    first = spec.layers[0]
+    shape = (first.n_in,) if first.kind == "linear" else (first.n_in, image_size, image_size)
+    probe = torch.randn(num_probes, *shape, generator=gen).to(ws.device, ws.dtype)
+    h = probe.unsqueeze(0).expand(ws.batch_size, *probe.shape)  # (B, P, *in)
+    per_layer = [h if h.ndim == 3 else h.mean(dim=(-2, -1))]  # each (B, P, n_l)
+    for layer, weight, bias in zip(spec.layers, ws.weights, ws.biases, strict=True):
+        if layer.kind == "linear" and h.ndim == 5:
+            h = h.mean(dim=(-2, -1))  # global average pooling: (B, P, C)
+        h = activate(layer_forward(layer, weight[..., 0], bias[..., 0], h), layer)
+        per_layer.append(h if h.ndim == 3 else h.mean(dim=(-2, -1)))
+    return torch.cat(per_layer, dim=2).transpose(1, 2)  # (B, N_g, P)
