@@ -1,0 +1,346 @@
+"""Zoo recipes: how the runs of a built-in zoo sample their hyperparameters and train.
+
+Following the Small CNN Zoo (Unterthiner et al. 2020), every training run samples its
+activation (relu, tanh), initialization std, learning rate and L2 coefficient
+(log-uniform), optimizer (SGD, Adam) and the fraction of the training split it sees,
+then records checkpoints at several steps, so a zoo spans untrained to well-trained
+networks. All runs train at once with :func:`weightnet.zoo.trainer.train_networks`.
+
+Recipes: ``digits-mlp`` (64-32-32-10 MLP), ``digits-cnn`` (three 3x3 convs, global
+average pooling, linear head) and ``digits-mlp-hetero`` (one zoo folder per MLP
+architecture, depth 1-4, widths 8-64).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from weightnet.errors import WeightnetError
+from weightnet.weightspace import WeightSpace, WeightSpec
+from weightnet.zoo.architectures import CNN, MLP
+from weightnet.zoo.classification import ClassificationRuns
+from weightnet.zoo.digits import DigitsData, load_digits_data
+from weightnet.zoo.optim import VectorizedOptimizer
+from weightnet.zoo.seeding import ARCHITECTURES, BATCHES, HYPERPARAMETERS, INIT, SUBSET, stream
+from weightnet.zoo.trainer import chunk_runs, train_networks
+from weightnet.zoo.writer import ZooWriter, staged_output
+
+_METRICS = ("test_accuracy", "test_loss", "train_accuracy", "train_loss")
+
+__all__ = [
+    "RECIPES",
+    "ClassifierRecipe",
+    "HyperparameterSpace",
+    "generate_zoo",
+    "normal_init",
+]
+
+
+@dataclass(frozen=True)
+class HyperparameterSpace:
+    """Ranges of the per-run hyperparameters (Unterthiner et al. 2020, Table 1, scaled to digits).
+
+    ``learning_rate``, ``l2_reg`` and ``init_std`` are log-uniform on their ranges,
+    ``train_fraction`` uniform; ``activation`` and ``optimizer`` uniform choices.
+    """
+
+    activations: tuple[str, ...] = ("relu", "tanh")
+    optimizers: tuple[str, ...] = ("sgd", "adam")
+    learning_rate: tuple[float, float] = (5e-4, 5e-2)
+    l2_reg: tuple[float, float] = (1e-8, 1e-2)
+    init_std: tuple[float, float] = (1e-3, 0.5)
+    train_fraction: tuple[float, float] = (0.1, 1.0)
+
+    def sample(self, rng: np.random.Generator) -> dict[str, str | float]:
+        """One run's hyperparameters (the ``config.<name>`` columns, in this order)."""
+
+        def log_uniform(low: float, high: float) -> float:
+            return float(math.exp(rng.uniform(math.log(low), math.log(high))))
+
+        return {
+            "activation": str(self.activations[rng.integers(len(self.activations))]),
+            "optimizer": str(self.optimizers[rng.integers(len(self.optimizers))]),
+            "learning_rate": log_uniform(*self.learning_rate),
+            "l2_reg": log_uniform(*self.l2_reg),
+            "init_std": log_uniform(*self.init_std),
+            "train_fraction": float(rng.uniform(*self.train_fraction)),
+        }
+
+
+def normal_init(spec: WeightSpec, std: float, rng: np.random.Generator) -> np.ndarray:
+    """``(P,)`` float32 initial parameters: weights ``N(0, std^2)``, biases zero."""
+    params = rng.standard_normal(spec.num_params, dtype=np.float32) * np.float32(std)
+    biases = {layer.bias_key for layer in spec.layers}
+    for name, start, end, _, _ in spec.layout():
+        if name in biases:
+            params[start:end] = 0.0
+    return params
+
+
+@dataclass(frozen=True)
+class ClassifierRecipe:
+    """Classifiers of the digits, trained in vectorized chunks.
+
+    Attributes:
+        name: the recipe's name (``weightnet zoo generate NAME``).
+        description: one line for ``--help``.
+        default_num_models: number of training runs when none is asked for.
+        architectures: ``(seed, num_models) -> [(folder_name, spec), ...]``; run ``r``
+            uses architecture ``r % len(...)``. Specs carry ``relu``; each run's activation
+            replaces it.
+        input_shape: shape of one input (``(64,)`` flat, ``(1, 8, 8)`` images).
+        one_folder_per_architecture: write ``OUT/<folder_name>/`` zoos (a heterogeneous zoo)
+            instead of a single zoo in ``OUT``.
+        num_steps: optimizer steps per run.
+        checkpoint_steps: steps at which a row is recorded (0 = untrained).
+        batch_size: examples per minibatch.
+        chunk_size: runs trained at once (bounds memory).
+        space: hyperparameter ranges.
+    """
+
+    name: str
+    description: str
+    default_num_models: int
+    architectures: Callable[[int, int], list[tuple[str, WeightSpec]]]
+    input_shape: tuple[int, ...]
+    one_folder_per_architecture: bool = False
+    num_steps: int = 800
+    checkpoint_steps: tuple[int, ...] = (0, 50, 100, 200, 400, 800)
+    batch_size: int = 32
+    chunk_size: int = 512
+    space: HyperparameterSpace = field(default_factory=HyperparameterSpace)
+
+    def generate(self, folder: Path, num_models: int, seed: int, progress: bool = True) -> None:
+        """Train ``num_models`` runs and write the zoo(s) into the empty ``folder``."""
+        from tqdm.auto import tqdm
+
+        data = load_digits_data(seed)
+        architectures = self.architectures(seed, num_models)
+        configs = [self.space.sample(stream(seed, HYPERPARAMETERS, r)) for r in range(num_models)]
+        plans = []
+        for a, (arch_name, spec) in enumerate(architectures):
+            runs = np.arange(a, num_models, len(architectures))
+            keys = [(configs[r]["activation"], configs[r]["optimizer"]) for r in runs]
+            plans.append(
+                (arch_name, spec, runs, [runs[c] for c in chunk_runs(keys, self.chunk_size)])
+            )
+        total = sum(len(chunks) for *_, chunks in plans) * self.num_steps
+        with tqdm(total=total, desc=f"zoo {self.name}", unit="step", disable=not progress) as bar:
+            for arch_name, spec, runs, chunks in plans:
+                out = folder / arch_name if self.one_folder_per_architecture else folder
+                out.mkdir(exist_ok=True)
+                self._train_architecture(out, spec, runs, chunks, configs, data, seed, bar)
+
+    def _train_architecture(
+        self,
+        out: Path,
+        spec: WeightSpec,
+        runs: np.ndarray,
+        chunks: list[np.ndarray],
+        configs: list[dict],
+        data: DigitsData,
+        seed: int,
+        bar,
+    ) -> None:
+        """Train the ``runs`` of one architecture chunk by chunk and write its zoo."""
+        steps = sorted(self.checkpoint_steps)
+        block_of_run = {int(r): i * len(steps) for i, r in enumerate(runs)}  # first row of a run
+        writer = ZooWriter(out, spec, len(runs) * len(steps))
+        metrics = {name: np.zeros(len(runs) * len(steps)) for name in _METRICS}
+        for chunk in chunks:
+            first_rows = np.array([block_of_run[int(r)] for r in chunk])  # (B,)
+            for step, values, evaluation in self._train_chunk(
+                spec, chunk, configs, data, seed, bar
+            ):
+                rows = first_rows + steps.index(step)
+                writer.write_rows(rows, values)
+                for name, column in evaluation.items():
+                    metrics[name][rows] = column
+        row_runs = np.repeat(runs, len(steps))
+        columns: dict[str, list] = {"run_id": row_runs.tolist()}
+        for name in configs[0]:
+            columns[f"config.{name}"] = [configs[r][name] for r in row_runs]
+        columns |= {name: metrics[name].tolist() for name in _METRICS}
+        columns["step"] = np.tile(steps, len(runs)).tolist()
+        writer.finish(columns, self._meta(spec, runs, configs, data, seed))
+
+    def _train_chunk(
+        self,
+        spec: WeightSpec,
+        chunk: np.ndarray,
+        configs: list[dict],
+        data: DigitsData,
+        seed: int,
+        bar,
+    ) -> list[tuple[int, np.ndarray, dict[str, np.ndarray]]]:
+        """Train the runs ``chunk`` (one activation) at once.
+
+        Returns:
+            Per checkpoint: its step, the ``(B, P)`` weights and the ``(B,)`` metrics.
+        """
+        chunk_configs = [configs[r] for r in chunk]
+        chunk_spec = spec.with_activation(chunk_configs[0]["activation"])
+        inputs = torch.from_numpy(data.images.reshape(-1, *self.input_shape))  # (1797, *in)
+        subsets = [
+            _training_subset(data.train_indices, c["train_fraction"], stream(seed, SUBSET, r))
+            for r, c in zip(chunk, chunk_configs, strict=True)
+        ]
+        task = ClassificationRuns(
+            chunk_spec,
+            inputs,
+            torch.from_numpy(data.labels),
+            subsets,
+            data.test_indices,
+            [stream(seed, BATCHES, r) for r in chunk],
+            self.batch_size,
+        )
+        inits = [
+            normal_init(spec, c["init_std"], stream(seed, INIT, r))
+            for r, c in zip(chunk, chunk_configs, strict=True)
+        ]
+        optimizer = VectorizedOptimizer(
+            torch.from_numpy(np.stack(inits)),  # (B, P)
+            torch.tensor([c["optimizer"] == "adam" for c in chunk_configs]),
+            torch.tensor([c["learning_rate"] for c in chunk_configs]),
+            torch.tensor([c["l2_reg"] for c in chunk_configs]),
+        )
+        checkpoints = []
+
+        def record(step: int, values: torch.Tensor) -> None:
+            evaluation = task.evaluate(WeightSpace.from_flat(chunk_spec, values))
+            checkpoints.append((step, values.numpy(), evaluation))
+
+        train_networks(
+            chunk_spec, optimizer, task.loss, self.num_steps, self.checkpoint_steps, record, bar
+        )
+        return checkpoints
+
+    def _meta(
+        self, spec: WeightSpec, runs: np.ndarray, configs: list[dict], data: DigitsData, seed: int
+    ) -> dict:
+        """The ``zoo.json`` entries of one architecture's zoo (checksum added by the writer)."""
+        activations = sorted({configs[r]["activation"] for r in runs})
+        return {
+            "recipe": self.name,
+            "seed": seed,
+            "num_models": len(runs),
+            "architecture": {
+                "kind": spec.kind,
+                "layers": spec.with_activation(activations[0]).to_dict()["layers"],
+                "activation": activations[0] if len(activations) == 1 else activations,
+            },
+            "dataset": data.dataset_meta(self.input_shape),
+        }
+
+
+def _training_subset(
+    train_indices: np.ndarray, fraction: float, rng: np.random.Generator
+) -> np.ndarray:
+    """The first ``fraction`` of a random order of the training split (at least one batch's worth)."""
+    count = max(1, round(fraction * len(train_indices)))
+    return np.sort(rng.permutation(train_indices)[:count])
+
+
+def _mlp(sizes: tuple[int, ...]) -> tuple[str, WeightSpec]:
+    return f"mlp-{'-'.join(map(str, sizes))}", WeightSpec.from_module(MLP(sizes))
+
+
+def _digits_mlp(seed: int, num_models: int) -> list[tuple[str, WeightSpec]]:
+    return [_mlp((64, 32, 32, 10))]
+
+
+def _digits_cnn(seed: int, num_models: int) -> list[tuple[str, WeightSpec]]:
+    channels = (8, 8, 8)
+    module = CNN(1, channels, 10, kernel_size=3, stride=2)
+    return [(f"cnn-1-{'-'.join(map(str, channels))}-10", WeightSpec.from_module(module))]
+
+
+#: Hidden widths and depths of ``digits-mlp-hetero``.
+HETERO_WIDTHS, HETERO_DEPTHS, HETERO_ARCHITECTURES = (8, 16, 32, 64), (1, 2, 3, 4), 12
+
+
+def _digits_mlp_hetero(seed: int, num_models: int) -> list[tuple[str, WeightSpec]]:
+    """Up to 12 distinct MLPs drawn from ``seed``, depths cycling through 1..4."""
+    rng = stream(seed, ARCHITECTURES)
+    chosen: list[tuple[int, ...]] = []
+    while len(chosen) < min(num_models, HETERO_ARCHITECTURES):
+        depth = HETERO_DEPTHS[len(chosen) % len(HETERO_DEPTHS)]
+        hidden = tuple(int(w) for w in rng.choice(HETERO_WIDTHS, size=depth))
+        if hidden not in chosen:
+            chosen.append(hidden)
+    return [_mlp((64, *hidden, 10)) for hidden in chosen]
+
+
+#: The built-in recipes by name.
+RECIPES: dict[str, ClassifierRecipe] = {
+    recipe.name: recipe
+    for recipe in (
+        ClassifierRecipe(
+            "digits-mlp",
+            "64-32-32-10 MLPs on the 8x8 digits (relu/tanh, SGD/Adam, ...)",
+            default_num_models=2000,
+            architectures=_digits_mlp,
+            input_shape=(64,),
+        ),
+        ClassifierRecipe(
+            "digits-cnn",
+            "small CNNs on the 8x8 digits: three 3x3 convs of 8 channels, global average "
+            "pooling, linear head",
+            default_num_models=1000,
+            architectures=_digits_cnn,
+            input_shape=(1, 8, 8),
+        ),
+        ClassifierRecipe(
+            "digits-mlp-hetero",
+            "MLPs of 1-4 hidden layers of width 8-64 on the 8x8 digits, one zoo folder per "
+            "architecture",
+            default_num_models=2000,
+            architectures=_digits_mlp_hetero,
+            input_shape=(64,),
+            one_folder_per_architecture=True,
+        ),
+    )
+}
+
+
+def generate_zoo(
+    recipe: str,
+    out: str | Path,
+    num_models: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> Path:
+    """Train a zoo with a built-in recipe and write it to ``out`` (all or nothing).
+
+    Args:
+        recipe: a name in :data:`RECIPES`.
+        out: the zoo folder to create (must not exist, or be empty). Recipes with one
+            folder per architecture fill it with zoo folders.
+        num_models: number of training runs (each gives one row per checkpoint);
+            ``None`` for the recipe's default.
+        seed: fixes the data split, every hyperparameter, initialization and minibatch:
+            the same recipe and seed give byte-identical ``weights.npy``.
+        progress: show a progress bar.
+
+    Returns:
+        ``out`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        WeightnetError: unknown recipe, bad ``num_models``, or ``out`` not usable.
+    """
+    if recipe not in RECIPES:
+        raise WeightnetError(f"unknown recipe {recipe!r}; known recipes: {', '.join(RECIPES)}")
+    chosen = RECIPES[recipe]
+    num_models = chosen.default_num_models if num_models is None else int(num_models)
+    if num_models < 1:
+        raise WeightnetError(f"num_models must be at least 1, got {num_models}")
+    out = Path(out)
+    with staged_output(out) as folder:
+        chosen.generate(folder, num_models, seed, progress)
+    return out
