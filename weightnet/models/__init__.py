@@ -15,6 +15,11 @@ name        class                                 invariant to
 ``nfn_hnp`` ``functools.partial(NFN, mode="hnp")`` hidden-neuron permutations (HNPPool)
 =========== ==================================== ==========================================
 
+``gnn`` (:class:`GraphNet`, NG-GNN) and ``transformer`` (:class:`GraphTransformer`, NG-T) work
+on parameter graphs: invariant to hidden-neuron permutations, for any architecture; they also
+take a (mixed-architecture) batch from :func:`weightnet.graph.to_graph_batch` (``spec=None``
+then) and, with ``readout="weights"``, return per-weight outputs as WeightSpaces.
+
 Extra keyword arguments of the equivariant models (``dws``, ``nfn_*``): ``in_channels``,
 ``head_hidden`` (default ``4 * hidden_channels``), ``head_layers`` (2), ``activation``
 (``"relu"``); ``nfn_np`` also ``io_embed`` (True). ``mlp`` and ``statnn`` take ``in_channels``.
@@ -37,6 +42,7 @@ from weightnet.models.dws import DWSNet
 from weightnet.models.editor import EDITOR_LAYERS, EquivariantEditor
 from weightnet.models.equivariant import EquivariantBody, InvariantMetanet
 from weightnet.models.flat_mlp import FlatMLP
+from weightnet.models.graph import GraphNet, GraphTransformer
 from weightnet.models.nfn import NFN
 from weightnet.models.statnn import StatNN
 
@@ -46,6 +52,8 @@ __all__ = [
     "EquivariantBody",
     "EquivariantEditor",
     "FlatMLP",
+    "GraphNet",
+    "GraphTransformer",
     "InvariantMetanet",
     "MODELS",
     "NFN",
@@ -59,4 +67,6 @@ MODELS = {
     "dws": DWSNet,
     "nfn_np": partial(NFN, mode="np"),
     "nfn_hnp": partial(NFN, mode="hnp"),
+    "gnn": GraphNet,
+    "transformer": GraphTransformer,
 }

@@ -52,6 +52,7 @@ class GraphMetanet(nn.Module):
         max_io: input/output positions embedded (default: ``max(128, n_in, n_out)``).
         readout: ``"graph"``: ``(B, out_features)``, invariant; ``"weights"``: a
             WeightSpace with ``out_features`` channels, equivariant.
+        dropout: dropout before the readout layers.
 
     Shapes:
         forward: WeightSpace ``(B, ...)`` or a Batch of ``B`` graphs -> ``(B, out_features)``
@@ -72,6 +73,7 @@ class GraphMetanet(nn.Module):
         max_layers: int | None = None,
         max_io: int | None = None,
         readout: str = "graph",
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if readout not in READOUTS:
@@ -90,10 +92,12 @@ class GraphMetanet(nn.Module):
         self.layer_embed = nn.Embedding(self.max_layers, hidden_channels)
         self.io_embed = nn.Embedding(1 + 2 * self.max_io, hidden_channels)  # 0: hidden
         self.layers = nn.ModuleList(self.make_layer(hidden_channels) for _ in range(num_layers))
+        self.dropout = nn.Dropout(dropout)
         if readout == "graph":
             self.head = nn.Sequential(
                 nn.Linear(hidden_channels, hidden_channels),
                 nn.GELU(),
+                nn.Dropout(dropout),
                 nn.Linear(hidden_channels, out_features),
             )
         else:
@@ -176,9 +180,9 @@ class GraphMetanet(nn.Module):
             nodes, blocks = layer(nodes, blocks, graph)
         if self.readout == "graph":
             pooled = global_mean_pool(nodes, batch.batch, size=batch.num_graphs)  # (B, d)
-            return self.head(pooled)
-        node_out = self.node_head(nodes)  # (N, out)
-        edge_out = self.edge_head(graph.flatten_edges(blocks))  # (E, K * out)
+            return self.head(self.dropout(pooled))
+        node_out = self.node_head(self.dropout(nodes))  # (N, out)
+        edge_out = self.edge_head(self.dropout(graph.flatten_edges(blocks)))  # (E, K * out)
         target = specs if specs is not None else self.spec
         if target is None:
             raise SpecError("readout='weights' on a graph batch needs specs")
