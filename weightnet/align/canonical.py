@@ -74,6 +74,9 @@ def _lexsort_descending(keys: Tensor) -> Tensor:
         ``(B, n)`` long: position ``j`` holds the index of the ``j``-th largest key.
     """
     batch, n, num_keys = keys.shape
+    primary = keys[..., 0].sort(dim=1, descending=True).values  # (B, n)
+    if not bool((primary[:, 1:] == primary[:, :-1]).any()):  # no ties: one sort is enough
+        return torch.argsort(keys[..., 0], dim=1, descending=True, stable=True)
     order = torch.arange(n, device=keys.device).expand(batch, n)
     for k in reversed(range(num_keys)):  # stable sorts from the least significant key
         values = keys[..., k].gather(1, order)
