@@ -224,7 +224,8 @@ class GraphTransformer(GraphMetanet):
     layers (edge-aware attention along the graph's edges, edge updates).
 
     Args:
-        heads: attention heads.
+        heads: attention heads (must divide ``hidden_channels``; default: the largest
+            divisor of ``hidden_channels`` up to 4).
         **kwargs: see :class:`GraphMetanet`.
     """
 
@@ -235,10 +236,10 @@ class GraphTransformer(GraphMetanet):
         hidden_channels: int = 32,
         num_layers: int = 3,
         *,
-        heads: int = 4,
+        heads: int | None = None,
         **kwargs,
     ) -> None:
-        self.heads = heads
+        self.heads = heads or max(h for h in (1, 2, 3, 4) if hidden_channels % h == 0)
         super().__init__(spec, out_features, hidden_channels, num_layers, **kwargs)
 
     def make_layer(self, channels: int) -> nn.Module:
