@@ -19,18 +19,20 @@ def _compose(overrides: list[str]):
         return compose("train", overrides=overrides)
 
 
-def _parameters(target: str) -> set[str]:
-    module, name = target.rsplit(".", 1)
-    return set(inspect.signature(getattr(importlib.import_module(module), name)).parameters)
+def _accepts(node) -> bool:
+    """Whether the ``_target_`` of a config node takes every key of the node."""
+    node = OmegaConf.to_container(node, resolve=True)
+    module, name = node["_target_"].rsplit(".", 1)
+    params = inspect.signature(getattr(importlib.import_module(module), name)).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return True
+    return set(node) - {"_target_", "_partial_"} <= set(params)
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_composes(experiment):
     cfg = _compose([f"experiment={experiment}"])
-    data = OmegaConf.to_container(cfg.data, resolve=True)
-    assert set(data) - {"_target_"} <= _parameters(data["_target_"])
-    model = OmegaConf.to_container(cfg.model, resolve=True)
-    assert set(model) - {"_target_", "_partial_"} <= _parameters(model["_target_"])
+    assert _accepts(cfg.data) and _accepts(cfg.model)
     assert OmegaConf.to_container(cfg.task, resolve=False)["_target_"].startswith("weightnet.")
 
 

@@ -1,4 +1,4 @@
-"""Read a converted zoo folder straight from its files (independent of the zoo reader)."""
+"""Read a converted zoo folder straight from its files, and check the zoo reader opens it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from weightnet.data.zoo import open_zoo
 from weightnet.weightspace import WeightSpec
 
 
@@ -19,6 +20,10 @@ def _read_converted(path: Path) -> tuple[WeightSpec, np.ndarray, list[dict], dic
     weights = np.load(path / "weights.npy")
     with open(path / "metrics.csv", newline="") as fh:
         metrics = list(csv.DictReader(fh))
+    zoo = open_zoo(path, verify_checksum=True)
+    assert zoo.spec == spec and len(zoo) == len(weights) == len(metrics)
+    assert info["num_models"] == len(set(zoo.metrics["run_id"]))  # training runs
+    np.testing.assert_array_equal(zoo.weights, weights)
     return spec, weights, metrics, info
 
 

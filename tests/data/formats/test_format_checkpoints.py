@@ -61,7 +61,11 @@ def test_weights_function_and_targets(folder, tmp_path, read_converted):
 def test_without_targets(folder, tmp_path, read_converted):
     out = convert_zoo("checkpoints", folder, tmp_path / "zoo", progress=False)
     _, weights, metrics, _ = read_converted(out)
-    assert list(metrics[0]) == ["model_id", "run_id", "file"]
+    assert list(metrics[0]) == [
+        "model_id", "run_id", "file", "test_accuracy", "test_loss", "train_accuracy",
+        "train_loss", "step",
+    ]  # fmt: skip
+    assert metrics[0]["test_accuracy"] == "nan" and metrics[0]["step"] == "nan"
     assert weights.shape == (4, 3 * 5 + 5 + 5 * 2 + 2)
 
 
@@ -85,4 +89,7 @@ def test_targets_must_match_the_files(folder, tmp_path):
         read_checkpoints(folder, targets)
     targets.write_text("name,test_accuracy\na.pt,0.5\n")
     with pytest.raises(WeightnetError, match="needs a 'file' column"):
+        read_checkpoints(folder, targets)
+    targets.write_text("file,run_id\na.pt,0\n")
+    with pytest.raises(WeightnetError, match="'run_id' is reserved"):
         read_checkpoints(folder, targets)

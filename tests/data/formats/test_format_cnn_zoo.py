@@ -118,7 +118,7 @@ def test_tensors_are_transposed_tf_tensors(cnn_zoo, tmp_path, read_converted):
     assert info["architecture"]["activation"] == ["relu", "tanh"]
     assert info["dataset"]["name"] == "cifar10"
     assert info["dataset"]["input_shape"] == [1, 32, 32]
-    assert info["num_models"] == 20
+    assert info["num_models"] == NUM_RUNS  # training runs; one row per checkpoint
 
 
 def test_converted_networks_compute_the_keras_function(cnn_zoo, tmp_path, read_converted):
@@ -182,3 +182,21 @@ def test_bad_sources_are_one_line_errors(cnn_zoo, tmp_path):
     np.save(cnn_zoo / "weights.npy", np.zeros((20, 4970), np.float32))
     with pytest.raises(WeightnetError, match="not a permutation"):
         read_cnn_zoo(cnn_zoo, split_file)
+
+
+def test_datamodule_uses_the_nfn_split_column(cnn_zoo, tmp_path):
+    from weightnet.data.datamodule import ZooDataModule
+
+    order = np.random.default_rng(3).permutation(20)
+    split_file = tmp_path / "cifar10_split.csv"
+    split_file.write_text("".join(f"{i}\n" for i in order))
+    out = convert_zoo("cnn-zoo", cnn_zoo, tmp_path / "zoo", splits=split_file, progress=False)
+    dm = ZooDataModule(out, batch_size=4, split_column="split")
+    dm.setup()
+    sizes = [len(s) for s in (dm.train_set, dm.val_set, dm.test_set)]
+    assert sizes == [4, 1, 5]  # NFN: 10 final checkpoints, half test, 80/20 train/val
+    ws, targets = next(iter(dm.train_dataloader()))
+    assert ws.weights[0].shape == (4, 16, 1, 3, 3, 1) and targets.shape == (4,)
+    assert dm.state_dict()["split_column"] == "split"
+    with pytest.raises(WeightnetError, match="no column 'fold'"):
+        ZooDataModule(out, split_column="fold").setup()

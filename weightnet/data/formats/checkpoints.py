@@ -3,18 +3,20 @@
 The architecture is read off the first file (in sorted path order); every other
 file must have the same keys and shapes. An optional CSV of targets has a ``file``
 column (the path below the folder, or just the file name) and numeric columns that
-become ``metrics.csv`` columns (e.g. ``test_accuracy``).
+become ``metrics.csv`` columns (e.g. ``test_accuracy``). A zoo of classifiers (MLPs,
+CNNs) always has the columns of :data:`~weightnet.data.zoo.CLASSIFIER_COLUMNS`; those
+the targets do not give are written as NaN (unknown).
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
-from weightnet.data.formats.source import CHUNK_ROWS, ConvertedSource
-from weightnet.data.formats.state_dicts import spec_of_file, state_dict_chunks
+from weightnet.data.formats.source import ConvertedSource
+from weightnet.data.formats.state_dicts import files_source, spec_of_file
+from weightnet.data.zoo import CLASSIFIER_COLUMNS
 from weightnet.errors import WeightnetError
 from weightnet.io import STATE_DICT_SUFFIXES
 
@@ -46,18 +48,15 @@ def read_checkpoints(
     spec = spec_of_file(paths[0], activation)
     names = [p.relative_to(src).as_posix() for p in paths]
     target_columns, values = _read_targets(Path(targets), names) if targets else ([], {})
-    columns = ["run_id", "file", *target_columns]
-
-    def metric_rows() -> Iterator[list]:
-        for i, name in enumerate(names):
-            yield [i, name, *values.get(name, ())]
-
-    return ConvertedSource(
-        spec=spec,
-        num_rows=len(paths),
-        weight_chunks=lambda: state_dict_chunks(paths, spec, CHUNK_ROWS),
-        metric_columns=columns,
-        metric_rows=metric_rows,
+    if spec.kind in ("mlp", "cnn"):  # a classifier zoo has these columns: unknown ones are NaN
+        unknown = [c for c in CLASSIFIER_COLUMNS if c != "model_id" and c not in target_columns]
+        target_columns += unknown
+        values = {name: [*values.get(name, ()), *[math.nan] * len(unknown)] for name in names}
+    return files_source(
+        paths,
+        spec,
+        ["run_id", "file", *target_columns],
+        [[i, name, *values.get(name, ())] for i, name in enumerate(names)],
         recipe="convert:checkpoints",
         activation=activation,
         dataset={"name": "unknown"},
@@ -78,6 +77,9 @@ def _read_targets(path: Path, names: list[str]) -> tuple[list[str], dict[str, li
         header = [h for h in (reader.fieldnames or []) if h != "file"]
         if "file" not in (reader.fieldnames or []) or not header:
             raise WeightnetError(f"{path}: needs a 'file' column and at least one target column")
+        reserved = sorted({"model_id", "run_id"} & set(header))
+        if reserved:
+            raise WeightnetError(f"{path}: column {reserved[0]!r} is reserved for the zoo")
         known = set(names)
         by_base: dict[str, list[str]] = {}
         for name in names:

@@ -28,11 +28,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path, PurePath
 
-from weightnet.data.formats.source import CHUNK_ROWS, ConvertedSource
-from weightnet.data.formats.state_dicts import spec_of_file, state_dict_chunks
+from weightnet.data.formats.source import ConvertedSource
+from weightnet.data.formats.state_dicts import files_source, spec_of_file
 from weightnet.errors import WeightnetError
 from weightnet.io import load_state_dict
 
@@ -97,16 +96,15 @@ def read_dws_inr(src: str | Path, splits: str | Path | None = None) -> Converted
     mnist = _MNIST_FOLDER.match(paths[0].relative_to(src).parts[0])
     data_name = mnist.group("data") if mnist else re.split(r"[-_]", src.name)[0]
 
-    def metric_rows() -> Iterator[list]:
-        for i, (path, label, split) in enumerate(entries):
-            yield [i, label, split, path.relative_to(src).as_posix()]
-
-    return ConvertedSource(
-        spec=spec,
-        num_rows=len(entries),
-        weight_chunks=lambda: state_dict_chunks(paths, spec, CHUNK_ROWS, _EXTRAS),
-        metric_columns=["run_id", "label", "split", "file"],
-        metric_rows=metric_rows,
+    return files_source(
+        paths,
+        spec,
+        ["run_id", "label", "split", "file"],
+        [
+            [i, label, split, path.relative_to(src).as_posix()]
+            for i, (path, label, split) in enumerate(entries)
+        ],
+        extras=_EXTRAS,
         recipe="convert:dws-inr",
         activation="sin",
         dataset={

@@ -19,11 +19,11 @@ images) test (``split_points: [45000, 50000]`` in ``classify_siren_configs/dset`
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from weightnet.data.formats.source import CHUNK_ROWS, ConvertedSource
-from weightnet.data.formats.state_dicts import spec_of_file, state_dict_chunks
+from weightnet.data.formats.source import ConvertedSource
+from weightnet.data.formats.state_dicts import files_source, spec_of_file
 from weightnet.errors import WeightnetError
 
 __all__ = ["read_nfn_siren", "W0", "SPLIT_POINTS"]
@@ -83,23 +83,20 @@ def read_nfn_siren(
         raise WeightnetError(f"{src}: network index {dup} appears in two class folders")
     paths = [e[2] for e in entries]
     spec = spec_of_file(paths[0], "sin", w0=W0)
-    columns = ["run_id", "label", "split", "net_index", "file"]
 
     def split_of(idx: int) -> str:
         return "train" if idx < val_point else "val" if idx < test_point else "test"
 
-    def metric_rows() -> Iterator[list]:
-        for i, (idx, label, path) in enumerate(entries):
-            yield [i, label, split_of(idx), idx, path.relative_to(src).as_posix()]
-
     side = 32 if "cifar" in src.name.lower() else 28
     name = src.name.removeprefix("siren_").removesuffix("_wts")
-    return ConvertedSource(
-        spec=spec,
-        num_rows=len(entries),
-        weight_chunks=lambda: state_dict_chunks(paths, spec, CHUNK_ROWS),
-        metric_columns=columns,
-        metric_rows=metric_rows,
+    return files_source(
+        paths,
+        spec,
+        ["run_id", "label", "split", "net_index", "file"],
+        [
+            [i, label, split_of(idx), idx, path.relative_to(src).as_posix()]
+            for i, (idx, label, path) in enumerate(entries)
+        ],
         recipe="convert:nfn-siren",
         activation="sin",
         dataset={

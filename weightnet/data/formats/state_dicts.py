@@ -11,15 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from torch import Tensor
 
+from weightnet.data.formats.source import CHUNK_ROWS, ConvertedSource
 from weightnet.errors import WeightnetError
 from weightnet.io import load_state_dict
 from weightnet.weightspace import SpecError, WeightSpace, WeightSpec
 
-__all__ = ["load_weights", "spec_of_file", "check_state_dict", "state_dict_chunks"]
+__all__ = [
+    "load_weights",
+    "spec_of_file",
+    "check_state_dict",
+    "state_dict_chunks",
+    "files_source",
+]
 
 
 def load_weights(path: Path, extras: Collection[str] = ()) -> dict[str, Tensor]:
@@ -66,3 +74,33 @@ def state_dict_chunks(
             states.append({k: v.float() for k, v in state.items()})
         flat = WeightSpace.from_state_dicts(spec, states).flatten()  # (n, P), layout order
         yield flat.numpy()
+
+
+def files_source(
+    paths: Sequence[Path],
+    spec: WeightSpec,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    extras: Collection[str] = (),
+    **info: Any,
+) -> ConvertedSource:
+    """A :class:`ConvertedSource` of one network per file, with one metrics row per file.
+
+    Args:
+        paths: the files, in zoo row order.
+        spec: their architecture.
+        columns: ``metrics.csv`` columns after ``model_id``.
+        rows: one row of values per file.
+        extras: plain entries saved beside the weights, dropped.
+        info: the remaining :class:`ConvertedSource` fields (``recipe``, ``activation``,
+            ``dataset``, ``source``).
+    """
+    return ConvertedSource(
+        spec=spec,
+        num_rows=len(paths),
+        weight_chunks=lambda: state_dict_chunks(paths, spec, CHUNK_ROWS, extras),
+        metric_columns=list(columns),
+        metric_rows=lambda: iter(rows),
+        **info,
+    )

@@ -65,7 +65,7 @@ def write_converted(source: ConvertedSource, out: str | os.PathLike, progress: b
             {
                 "recipe": source.recipe,
                 "seed": None,
-                "num_models": source.num_rows,
+                "num_models": len(set(columns["run_id"])) if "run_id" in columns else written,
                 "architecture": {
                     "kind": source.spec.kind,
                     "layers": source.spec.to_dict()["layers"],

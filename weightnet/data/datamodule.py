@@ -1,0 +1,212 @@
+"""The LightningDataModule over one zoo or a list of same-architecture zoos.
+
+It splits the rows by training run (``run_id``; checkpoints of one run stay in one
+split) with a fixed seed, computes per-tensor normalization statistics on the
+training split only, and serves ``(WeightSpace, targets)`` batches. A missing zoo
+at the built-in location named by ``generate["out"]`` is generated on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+from torch.utils.data import DataLoader
+
+from weightnet.data.dataset import WeightSpaceCollate, ZooDataset
+from weightnet.data.normalization import WeightStats
+from weightnet.data.splits import split_by_group
+from weightnet.data.transforms import RandomPermutation
+from weightnet.data.zoo import Zoo, ZooError, open_zoos
+from weightnet.weightspace import WeightSpec
+
+__all__ = ["ZooDataModule"]
+
+
+class ZooDataModule(pl.LightningDataModule):
+    """Train / val / test loaders over the networks of one architecture.
+
+    Args:
+        path: a zoo folder, or a list of zoo folders of the same architecture.
+        batch_size: networks per batch.
+        num_workers: DataLoader worker processes (``0``: load in the main process).
+        split: relative sizes of the train, val and test splits, counted in training runs.
+        split_seed: seed of the split (fixed across training seeds by default, so that
+            runs with different ``seed`` are evaluated on the same test networks).
+        target: the ``metrics.csv`` column to predict.
+        normalize: normalize each weight / bias tensor with train-split statistics.
+        augment: randomly permute hidden neurons of every training network
+            (:class:`~weightnet.data.transforms.RandomPermutation`).
+        generate: how to build the built-in zoo when it is missing: keyword arguments
+            of :func:`weightnet.zoo.recipes.generate_zoo` (``recipe``, ``num_models``,
+            ``seed``) plus ``out``, the folder it fills. Only a missing ``path`` equal to
+            ``out`` is generated; any other missing path is an error.
+        pin_memory: pin batches in page-locked memory (for GPU training).
+        split_column: a ``metrics.csv`` column that fixes the split instead (rows marked
+            ``train``, ``val``, ``test``; other rows unused), e.g. the ``split`` column
+            that ``weightnet zoo convert`` writes for published protocols.
+
+    After :meth:`setup`: ``spec``, ``stats`` (or ``None``), ``zoos`` and the datasets
+    ``train_set``, ``val_set``, ``test_set``.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike | Sequence[str | os.PathLike],
+        batch_size: int = 64,
+        num_workers: int = 0,
+        split: Sequence[float] = (0.8, 0.1, 0.1),
+        split_seed: int = 0,
+        target: str = "test_accuracy",
+        normalize: bool = True,
+        augment: bool = False,
+        generate: Mapping[str, Any] | None = None,
+        pin_memory: bool = False,
+        split_column: str | None = None,
+    ) -> None:
+        super().__init__()
+        paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+        if not paths:
+            raise ZooError("data.path: no zoo folder given")
+        if len(split) != 3:
+            raise ZooError(f"split {list(split)}: give three fractions (train, val, test)")
+        self.paths = [Path(p) for p in paths]
+        self.batch_size = int(batch_size)
+        self.num_workers = int(num_workers)
+        self.split = tuple(float(f) for f in split)
+        self.split_seed = int(split_seed)
+        self.target = target
+        self.normalize = normalize
+        self.augment = augment
+        self.generate = dict(generate) if generate else None
+        self.pin_memory = pin_memory
+        self.split_column = split_column
+        self.zoos: list[Zoo] = []
+        self.spec: WeightSpec | None = None
+        self.stats: WeightStats | None = None
+        self.train_set: ZooDataset | None = None
+        self.val_set: ZooDataset | None = None
+        self.test_set: ZooDataset | None = None
+
+    # ------------------------------------------------------------------ setup
+    def prepare_data(self) -> None:
+        """Generate the built-in zoo if it is missing; fail clearly on any other missing path."""
+        for path in self.paths:
+            if path.exists():
+                continue
+            out = self.generate and Path(self.generate["out"])
+            if out and path.resolve() == out.resolve():
+                from weightnet.zoo.recipes import generate_zoo
+
+                kwargs = {k: v for k, v in self.generate.items() if k != "out"}
+                generate_zoo(out=path, progress=True, **kwargs)
+            else:
+                raise ZooError(f"{path}: no such zoo folder (data.path)")
+
+    def setup(self, stage: str | None = None) -> None:
+        """Open the zoos, split by run, compute train-split statistics (once)."""
+        if self.spec is not None:
+            return
+        self.prepare_data()
+        zoos = open_zoos([str(p) for p in self.paths])
+        rows = np.concatenate(
+            [np.stack([np.full(len(z), i), np.arange(len(z))], axis=1) for i, z in enumerate(zoos)]
+        )  # (N, 2): zoo index, row
+        if self.split_column is None:
+            parts = split_by_group(self._run_groups(zoos), self.split, self.split_seed)
+        else:
+            parts = self._marked_splits(zoos)
+        self.train_set, self.val_set, self.test_set = (
+            ZooDataset(zoos, rows[part], self.target) for part in parts
+        )  # ZooDataset checks that the zoos share one architecture
+        spec = self.train_set.spec
+        if self.normalize:
+            train_rows = self.train_set.rows
+            self.stats = WeightStats.from_rows(
+                spec,
+                [(zoo.weights, train_rows[train_rows[:, 0] == i, 1]) for i, zoo in enumerate(zoos)],
+            )
+        self.zoos, self.spec = zoos, spec
+
+    def _marked_splits(self, zoos: Sequence[Zoo]) -> tuple[np.ndarray, ...]:
+        """Global row numbers marked ``train``, ``val``, ``test`` in ``split_column``."""
+        marks = []
+        for zoo in zoos:
+            if self.split_column not in zoo.metrics:
+                raise ZooError(
+                    f"{zoo.path}: metrics.csv has no column {self.split_column!r} (data.split_column)"
+                )
+            marks.append(np.asarray(zoo.metrics[self.split_column]).astype(str))
+        marks = np.concatenate(marks)
+        parts = tuple(np.flatnonzero(marks == name) for name in ("train", "val", "test"))
+        for name, part in zip(("train", "val", "test"), parts, strict=True):
+            if len(part) == 0:
+                raise ZooError(f"data.split_column={self.split_column!r}: no row marked {name!r}")
+        return parts
+
+    @staticmethod
+    def _run_groups(zoos: Sequence[Zoo]) -> np.ndarray:
+        """``(N,)`` global run number of every row (a zoo without ``run_id``: one run per row)."""
+        groups, offset = [], 0
+        for zoo in zoos:
+            runs = zoo.metrics.get("run_id")
+            if runs is None:
+                runs = np.arange(len(zoo))
+            _, inverse = np.unique(np.asarray(runs), return_inverse=True)
+            inverse = inverse.reshape(-1)
+            groups.append(inverse + offset)
+            offset += int(inverse.max(initial=-1)) + 1
+        return np.concatenate(groups)
+
+    # ------------------------------------------------------------- loaders
+    def _loader(self, split: str) -> DataLoader:
+        if self.spec is None:
+            raise RuntimeError("call setup() before asking for a data loader")
+        train = split == "train"
+        transforms = [RandomPermutation()] if (train and self.augment) else []
+        return DataLoader(
+            getattr(self, f"{split}_set"),
+            batch_size=self.batch_size,
+            shuffle=train,
+            num_workers=self.num_workers,
+            collate_fn=WeightSpaceCollate(self.spec, self.stats, transforms),
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")
+
+    # --------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """What a trained metanet needs to read new networks: spec, statistics, target.
+
+        Lightning stores it in every checkpoint under the key ``"ZooDataModule"``; all
+        values are plain Python types (safe for ``torch.load(weights_only=True)``).
+        """
+        if self.spec is None:
+            return {}
+        return {
+            "spec": self.spec.to_dict(),
+            "stats": self.stats.to_dict() if self.stats is not None else None,
+            "target": self.target,
+            "paths": [str(p.resolve()) for p in self.paths],
+            "split": list(self.split),
+            "split_seed": self.split_seed,
+            "split_column": self.split_column,
+        }
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore the normalization statistics saved with a checkpoint."""
+        if state_dict.get("stats") is not None:
+            self.stats = WeightStats.from_dict(state_dict["stats"])
