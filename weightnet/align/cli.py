@@ -2,7 +2,8 @@
 
 OUT computes exactly FILE's function. The loss barrier between REFERENCE and FILE,
 before and after, is measured on scikit-learn digits test images when the networks
-read digits (64 inputs, or a 1-channel CNN, with 10 outputs), otherwise on seeded
+read digits (64 inputs, or a 1-channel CNN, with 10 outputs; the test split of
+the seed-0 digits zoos, :func:`weightnet.zoo.digits.load_digits_data`), otherwise on seeded
 Gaussian inputs labelled by REFERENCE's argmax (MSE to REFERENCE's output for one-output
 networks such as INRs).
 """
@@ -56,24 +57,21 @@ def _spec(state_dict, path, activation):
 
 def _evaluation_data(spec, reference, seed):
     """Inputs, targets, loss name and a description for the barrier."""
-    import numpy as np
     import torch
-    from sklearn.datasets import load_digits
 
     from weightnet.functional import forward
+    from weightnet.zoo.digits import load_digits_data
 
     first, n_out = spec.layers[0], spec.layers[-1].n_out
     reads_digits = (first.kind == "linear" and first.n_in == 64) or (
         first.kind == "conv" and first.n_in == 1
     )
     if reads_digits and n_out == 10:
-        digits = load_digits()
-        test = np.random.default_rng(0).permutation(len(digits.target))[-len(digits.target) // 5 :]
-        x = torch.from_numpy(digits.data[np.sort(test)] / 16.0).float()  # (N, 64)
-        if first.kind == "conv":
-            x = x.reshape(-1, 1, 8, 8)  # (N, 1, 8, 8)
-        y = torch.from_numpy(digits.target[np.sort(test)])
-        return x, y, "cross_entropy", f"sklearn-digits test split ({len(y)} images, seed 0)"
+        digits = load_digits_data(0)
+        images = torch.from_numpy(digits.images[digits.test_indices])  # (N, 8, 8)
+        x = images.reshape(len(images), 64) if first.kind == "linear" else images[:, None]
+        y = torch.from_numpy(digits.labels[digits.test_indices])
+        return x, y, "cross_entropy", f"sklearn-digits test split of seed-0 zoos ({len(y)} images)"
     shape = (first.n_in,) if first.kind == "linear" else (first.n_in, *_GAUSSIAN_IMAGE)
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(_GAUSSIAN_SAMPLES, *shape, generator=gen)
