@@ -1,0 +1,121 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import write_tiny_zoo
+from weightnet.data.zoo import ZooError, open_zoo
+
+from weightnet.data.datamodule import ZooDataModule
+from weightnet.data.normalization import WeightStats
+from weightnet.functional import forward
+from weightnet.weightspace import WeightSpace
+
+
+def _setup(path, **kwargs):
+    dm = ZooDataModule(path, batch_size=5, **kwargs)
+    dm.setup("fit")
+    return dm
+
+
+def test_batches_are_the_zoo_rows_with_their_targets(tiny_zoo):
+    dm = _setup(tiny_zoo, normalize=False)
+    zoo = open_zoo(tiny_zoo)
+    ws, targets = next(iter(dm.test_dataloader()))
+    rows = dm.test_set.rows[:5, 1]
+    expected = WeightSpace.from_flat(zoo.spec, torch.from_numpy(np.asarray(zoo.weights[rows])))
+    assert ws.allclose(expected, atol=0, rtol=0)
+    assert torch.equal(
+        targets, torch.tensor(zoo.metrics["test_accuracy"][rows], dtype=torch.float32)
+    )
+    assert ws.weights[0].shape == (len(rows), 6, 4, 1) == (3, 6, 4, 1)
+
+
+def test_split_by_run_never_straddles(tiny_zoo):
+    dm = _setup(tiny_zoo, split=(0.5, 0.25, 0.25), split_seed=4)
+    runs = open_zoo(tiny_zoo).metrics["run_id"]
+    owners = [set(runs[s.rows[:, 1]].tolist()) for s in (dm.train_set, dm.val_set, dm.test_set)]
+    assert [len(o) for o in owners] == [6, 3, 3]
+    assert not (owners[0] & owners[1] or owners[0] & owners[2] or owners[1] & owners[2])
+    assert len(dm.train_set) + len(dm.val_set) + len(dm.test_set) == 36
+
+
+def test_normalization_uses_the_train_split_only(tiny_zoo):
+    dm = _setup(tiny_zoo)
+    weights = np.load(tiny_zoo / "weights.npy")
+    held_out = np.concatenate([dm.val_set.rows[:, 1], dm.test_set.rows[:, 1]])
+    weights[held_out] = weights[held_out] * 100 + 7
+    np.save(tiny_zoo / "weights.npy", weights)
+    altered = _setup(tiny_zoo)
+    assert altered.stats == dm.stats
+    expected = WeightStats.from_rows(dm.spec, [(weights, dm.train_set.rows[:, 1])])
+    assert altered.stats == expected
+
+
+def test_augmented_training_batches_compute_the_same_functions(tiny_zoo):
+    torch.manual_seed(0)
+    plain = _setup(tiny_zoo, normalize=False, augment=False)
+    augmented = _setup(tiny_zoo, normalize=False, augment=True)
+    indices = list(range(5))
+    batch = plain.train_set.__getitems__(indices)
+    ws, _ = plain.train_dataloader().collate_fn(batch)
+    ws_aug, _ = augmented.train_dataloader().collate_fn(batch)
+    x = torch.randn(9, 4)
+    torch.testing.assert_close(forward(plain.spec, ws_aug, x), forward(plain.spec, ws, x))
+    assert not ws.allclose(ws_aug)
+    val_batch = plain.val_set.__getitems__([0, 1])
+    assert (
+        plain.val_dataloader()
+        .collate_fn(val_batch)[0]
+        .allclose(augmented.val_dataloader().collate_fn(val_batch)[0], atol=0, rtol=0)
+    )
+
+
+def test_a_list_of_same_architecture_zoos(tmp_path):
+    a = write_tiny_zoo(tmp_path / "a", num_runs=6, seed=1)
+    b = write_tiny_zoo(tmp_path / "b", num_runs=6, seed=2)
+    dm = _setup([a, b])
+    assert len(dm.train_set) + len(dm.val_set) + len(dm.test_set) == 36
+    assert set(dm.train_set.rows[:, 0].tolist()) == {0, 1}
+    ws, targets = next(iter(dm.train_dataloader()))
+    assert ws.batch_size == 5 and targets.shape == (5,)
+
+
+def test_mixed_architectures_are_refused(tmp_path):
+    a = write_tiny_zoo(tmp_path / "a")
+    b = write_tiny_zoo(tmp_path / "b", sizes=(4, 7, 3))
+    with pytest.raises(ZooError, match="one architecture"):
+        _setup([a, b])
+
+
+def test_missing_path_and_target(tmp_path, tiny_zoo):
+    with pytest.raises(ZooError, match="no such zoo folder"):
+        _setup(tmp_path / "missing")
+    with pytest.raises(ZooError, match="no column 'nope'"):
+        _setup(tiny_zoo, target="nope")
+
+
+def test_the_builtin_zoo_is_generated_on_first_use_only(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_generate(recipe, out, num_models, seed=0, progress=True):
+        calls.append((recipe, num_models, seed))
+        return write_tiny_zoo(out)
+
+    monkeypatch.setattr("weightnet.zoo.recipes.generate_zoo", fake_generate)
+    out = tmp_path / "data" / "builtin"
+    generate = {"recipe": "digits-mlp", "num_models": 12, "seed": 0, "out": str(out)}
+    _setup(out, generate=generate)
+    _setup(out, generate=generate)
+    assert calls == [("digits-mlp", 12, 0)]
+    with pytest.raises(ZooError, match="no such zoo folder"):
+        _setup(tmp_path / "elsewhere", generate=generate)
+
+
+def test_state_dict_is_plain_data(tiny_zoo):
+    dm = _setup(tiny_zoo)
+    state = dm.state_dict()
+    assert json.loads(json.dumps(state)) == state
+    other = ZooDataModule(tiny_zoo)
+    other.load_state_dict(state)
+    assert other.stats == dm.stats

@@ -1,0 +1,112 @@
+"""A map-style dataset over the rows of one or more same-architecture zoos.
+
+Rows are read from the zoos' memory-mapped ``weights.npy`` only when a batch asks
+for them (``__getitems__`` reads a whole batch at once, in file order), so a zoo
+larger than memory trains with a small resident set. :class:`WeightSpaceCollate`
+turns the flat rows of a batch into a normalized, optionally augmented
+:class:`~weightnet.weightspace.WeightSpace` (``C == 1``) and a target vector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from weightnet.data.normalization import WeightStats
+from weightnet.data.zoo import Zoo, ZooError
+from weightnet.weightspace import WeightSpace, WeightSpec
+
+__all__ = ["ZooDataset", "WeightSpaceCollate", "Transform"]
+
+#: A batch transform ``(ws, spec) -> ws`` (see :mod:`weightnet.data.transforms`).
+Transform = Callable[[WeightSpace, WeightSpec], WeightSpace]
+
+
+class ZooDataset(Dataset):
+    """Selected rows of one or more zoos of one architecture, with a target per row.
+
+    Args:
+        zoos: the zoos (all with the same :class:`WeightSpec`).
+        rows: ``(n, 2)`` integer array of ``(zoo_index, row_index)`` pairs.
+        target: the ``metrics.csv`` column to predict (e.g. ``"test_accuracy"``).
+
+    Raises:
+        ZooError: if the zoos differ in architecture or lack the target column.
+    """
+
+    def __init__(self, zoos: Sequence[Zoo], rows: np.ndarray, target: str) -> None:
+        self.zoos = list(zoos)
+        if not self.zoos:
+            raise ZooError("no zoo given")
+        self.spec = self.zoos[0].spec
+        for zoo in self.zoos[1:]:
+            if zoo.spec != self.spec:
+                raise ZooError(
+                    f"{zoo.path}: architecture {zoo.spec.describe()} differs from "
+                    f"{self.zoos[0].path}'s {self.spec.describe()} (one architecture per dataset)"
+                )
+        for zoo in self.zoos:
+            if target not in zoo.metrics:
+                raise ZooError(f"{zoo.path}: metrics.csv has no column {target!r}")
+        self.rows = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
+        self.target = target
+        self.targets = np.empty(len(self.rows), dtype=np.float32)
+        for z, zoo in enumerate(self.zoos):
+            mask = self.rows[:, 0] == z
+            self.targets[mask] = np.asarray(zoo.metrics[target], dtype=np.float32)[
+                self.rows[mask, 1]
+            ]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        """One flat row ``(P,)`` and its target ``()``."""
+        rows, targets = self.__getitems__([index])
+        return rows[0], targets[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> tuple[Tensor, Tensor]:
+        """A batch: flat rows ``(B, P)`` (read in file order) and targets ``(B,)``."""
+        indices = np.asarray(indices, dtype=np.int64)
+        pairs = self.rows[indices]  # (B, 2)
+        out = np.empty((len(indices), self.spec.num_params), dtype=np.float32)
+        for z, zoo in enumerate(self.zoos):
+            where = np.flatnonzero(pairs[:, 0] == z)
+            if len(where) == 0:
+                continue
+            order = np.argsort(pairs[where, 1])
+            out[where[order]] = zoo.weights[pairs[where[order], 1]]
+        return torch.from_numpy(out), torch.from_numpy(self.targets[indices])
+
+
+class WeightSpaceCollate:
+    """Collate ``(rows (B, P), targets (B,))`` into ``(WeightSpace, targets)``.
+
+    Args:
+        spec: the architecture of the rows.
+        stats: per-tensor normalization statistics (``None``: no normalization).
+        transforms: batch transforms applied after normalization, in order.
+    """
+
+    def __init__(
+        self,
+        spec: WeightSpec,
+        stats: WeightStats | None = None,
+        transforms: Sequence[Transform] = (),
+    ) -> None:
+        self.spec = spec
+        self.stats = stats
+        self.transforms = tuple(transforms)
+
+    def __call__(self, batch: tuple[Tensor, Tensor]) -> tuple[WeightSpace, Tensor]:
+        rows, targets = batch
+        ws = WeightSpace.from_flat(self.spec, rows)  # weights[i]: (B, n_out, n_in, *kernel, 1)
+        if self.stats is not None:
+            ws = self.stats.normalize(ws)
+        for transform in self.transforms:
+            ws = transform(ws, self.spec)
+        return ws, targets
