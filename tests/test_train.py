@@ -1,0 +1,130 @@
+"""train.py under Hydra: every task and model composes and runs; results.json follows DESIGN 5.2."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import write_tiny_zoo
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf, open_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+import train  # noqa: E402
+
+MODELS = sorted(p.stem for p in (ROOT / "conf" / "model").glob("*.yaml"))
+TASKS = sorted(p.stem for p in (ROOT / "conf" / "task").glob("*.yaml"))
+TINY = ["data.batch_size=8", "model.hidden_channels=4", "model.num_layers=1"]
+
+
+def _compose(overrides, output_dir):
+    with initialize_config_dir(config_dir=str(train.CONFIG_DIR), version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=[*overrides, f"paths.output_dir={output_dir}"],
+            return_hydra_config=True,
+        )
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg["hydra"]  # as under @hydra.main, the task function sees no hydra node
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    return write_tiny_zoo(tmp_path_factory.mktemp("train") / "zoo")
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_model_runs_fast_dev_run(model, zoo, tmp_path):
+    cfg = _compose(
+        [
+            "task=generalization",
+            f"model={model}",
+            f"data.path={zoo}",
+            "trainer.fast_dev_run=true",
+            *TINY,
+        ],
+        tmp_path,
+    )
+    assert cfg.data.augment == (model == "mlp")
+    results = train.train(cfg, *train.build(cfg))
+    assert results["model"] == model
+    assert set(results["test"]) >= {"test/kendall_tau", "test/r2", "test/mse"}
+    assert (tmp_path / "results.json").exists()
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_every_task_composes_with_its_default_model_and_data(task, tmp_path):
+    cfg = _compose([f"task={task}"], tmp_path)
+    assert cfg.task._target_.startswith("weightnet.tasks.")
+    assert cfg.model._partial_ and cfg.task.optimizer._partial_
+    assert cfg.callbacks.model_checkpoint.monitor == cfg.monitor.metric
+    for knob in (
+        "data.path",
+        "data.batch_size",
+        "model.hidden_channels",
+        "model.num_layers",
+        "seed",
+    ):
+        assert OmegaConf.select(cfg, knob) is not None
+
+
+def test_command_line_choices_beat_the_task_defaults(tmp_path):
+    cfg = _compose(
+        ["task=generalization", "model=dws", "trainer.max_epochs=2", "logger=wandb"], tmp_path
+    )
+    assert cfg.model._target_ == "weightnet.models.DWSNet"
+    assert cfg.trainer.max_epochs == 2 and cfg.task.scheduler.T_max == 2
+    assert "wandb" in cfg.logger and "csv" not in cfg.logger
+
+
+def _run(*args, env=None):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *args],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_train_py_writes_results_json(zoo, tmp_path):
+    run_dir = tmp_path / "run"
+    proc = _run(
+        "task=generalization", "model=statnn", f"data.path={zoo}", "trainer.max_epochs=2",
+        "trainer.accelerator=cpu", f"hydra.run.dir={run_dir}", *TINY,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads((run_dir / "results.json").read_text())
+    assert set(results) == {
+        "task", "model", "data", "seed", "test", "best_checkpoint", "fit_seconds",
+        "train_samples_per_second",
+    }  # fmt: skip
+    assert (results["task"], results["model"], results["data"], results["seed"]) == (
+        "generalization", "statnn", "digits_mlp", 0,
+    )  # fmt: skip
+    assert all(isinstance(v, float) for v in results["test"].values())
+    assert {"test/kendall_tau", "test/r2"} <= set(results["test"])
+    assert isinstance(results["fit_seconds"], float) and results["fit_seconds"] > 0
+    assert results["train_samples_per_second"] > 0
+    best = Path(results["best_checkpoint"])
+    assert best.is_absolute() and best.exists()
+    checkpoint = torch.load(best, weights_only=True)  # plain data only
+    assert checkpoint["ZooDataModule"]["spec"]["layers"][0]["shape"] == [6, 4]
+    assert checkpoint["hyper_parameters"]["model_config"]["_target_"] == "weightnet.models.StatNN"
+    assert "test/kendall_tau" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [("model=nope", "model"), ("data.path=/no/such/zoo", "/no/such/zoo: no such zoo folder")],
+)
+def test_bad_input_is_one_line_without_traceback(override, message, tmp_path):
+    proc = _run("task=generalization", override, f"hydra.run.dir={tmp_path}")
+    assert proc.returncode != 0
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "results.json").exists()
