@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 from torch import Tensor
 from torch_geometric.data import Batch
 
@@ -200,60 +199,72 @@ def to_graph_batch(
     kernel = max_kernel if kernel_size is None else int(kernel_size)
     if kernel < max_kernel:
         raise SpecError(f"kernel_size={kernel} is smaller than the largest kernel ({max_kernel})")
-    channels = pairs[0][1].channels
-    nodes, edges, indices, layer_ids, io_positions, probes = [], [], [], [], [], []
-    graph_nodes, graph_edges, arch_ids = [], [], []
-    node_offset = 0
+    first = pairs[0][1]
+    channels, device = first.channels, first.device
+    layouts = []
     for arch, (sp, ws) in enumerate(pairs):
         ws.check_spec(sp)
         if ws.channels != channels:
             raise SpecError(f"pair {arch} has {ws.channels} channels, pair 0 has {channels}")
-        layout = graph_layout(sp)
-        batch, n_nodes, n_edges = ws.batch_size, layout.num_nodes, layout.num_edges
-        inputs = ws.biases[0].new_zeros(batch, sp.layer_sizes[0], channels)
-        nodes.append(torch.cat([inputs, *ws.biases], dim=1).reshape(-1, channels))  # (B*N_g, C)
-        blocks = []
-        for w in ws.weights:
-            flat = w.reshape(batch, w.shape[1] * w.shape[2], -1, channels)  # (B, o*i, k, C)
-            flat = F.pad(flat, (0, 0, 0, kernel - flat.shape[2]))  # (B, o*i, K, C)
-            blocks.append(flat.reshape(batch, -1, kernel * channels))  # (B, o*i, K*C)
-        edges.append(torch.cat(blocks, dim=1).reshape(-1, kernel * channels))  # (B*E_g, K*C)
-        device = ws.device
-        offsets = node_offset + n_nodes * torch.arange(batch, device=device)
-        tiled = layout.edge_index.to(device)[None] + offsets[:, None, None]  # (B, 2, E_g)
-        indices.append(rearrange(tiled, "b two e -> two (b e)"))
-        layer_ids.append(layout.layer_id.to(device).repeat(batch))
-        io_positions.append(layout.io_position.to(device).repeat(batch))
-        if probe_features > 0:
-            probe = probe_activations(sp, ws, probe_features, probe_seed)  # (B, N_g, P)
-            probes.append(probe.reshape(-1, probe_features))
-        graph_nodes.append(torch.full((batch,), n_nodes))
-        graph_edges.append(torch.full((batch,), n_edges))
-        arch_ids.append(torch.full((batch,), arch))
-        node_offset += batch * n_nodes
-    device = pairs[0][1].device
-    counts_n, counts_e = torch.cat(graph_nodes), torch.cat(graph_edges)
-    num_graphs = counts_n.numel()
-    node_ptr = F.pad(torch.cumsum(counts_n, 0), (1, 0))
-    edge_ptr = F.pad(torch.cumsum(counts_e, 0), (1, 0))
-    fields = {
-        "x": torch.cat(nodes),
-        "edge_index": torch.cat(indices, dim=1),
-        "edge_attr": torch.cat(edges),
-        "layer_id": torch.cat(layer_ids),
-        "io_position": torch.cat(io_positions),
-        "arch_id": torch.cat(arch_ids).to(device),
-    }
-    if probes:
-        fields["probe"] = torch.cat(probes)
-    out = Batch(
-        batch=torch.repeat_interleave(torch.arange(num_graphs), counts_n).to(device),
-        ptr=node_ptr.to(device),
-        **fields,
+        layouts.append(graph_layout(sp))
+    counts = [ws.batch_size for _, ws in pairs]
+    num_graphs = sum(counts)
+    num_nodes = sum(b * lay.num_nodes for b, lay in zip(counts, layouts, strict=True))
+    num_edges = sum(b * lay.num_edges for b, lay in zip(counts, layouts, strict=True))
+    # preallocate every field and write each architecture's block in place
+    x = first.biases[0].new_zeros(num_nodes, channels)
+    pad = any(layer.kernel_numel < kernel for sp, _ in pairs for layer in sp.layers)
+    edge_attr = (first.weights[0].new_zeros if pad else first.weights[0].new_empty)(
+        num_edges, kernel * channels
     )
+    long = dict(dtype=torch.long, device=device)
+    edge_index = torch.empty(2, num_edges, **long)
+    layer_id, io_position = torch.empty(num_nodes, **long), torch.empty(num_nodes, **long)
+    graph_of_node = torch.empty(num_nodes, **long)
+    probe = first.biases[0].new_empty(num_nodes, probe_features) if probe_features > 0 else None
+    graph_start = node_start = edge_start = 0
+    for (sp, ws), layout, batch in zip(pairs, layouts, counts, strict=True):
+        n_g, e_g = layout.num_nodes, layout.num_edges
+        node_end, edge_end = node_start + batch * n_g, edge_start + batch * e_g
+        nodes = x[node_start:node_end].view(batch, n_g, channels)  # (B, N_g, C)
+        for i, bias in enumerate(ws.biases):
+            nodes[:, layout.node_offsets[i + 1] : layout.node_offsets[i + 2]] = bias
+        edges = edge_attr[edge_start:edge_end].view(batch, e_g, kernel, channels)
+        for i, w in enumerate(ws.weights):
+            flat = w.reshape(batch, w.shape[1] * w.shape[2], -1, channels)  # (B, o*i, k, C)
+            edges[:, layout.edge_offsets[i] : layout.edge_offsets[i + 1], : flat.shape[2]] = flat
+        offsets = node_start + n_g * torch.arange(batch, **long)  # (B,)
+        tiled = edge_index[:, edge_start:edge_end].view(2, batch, e_g)
+        torch.add(layout.edge_index.to(device)[:, None], offsets[None, :, None], out=tiled)
+        layer_id[node_start:node_end].view(batch, n_g)[:] = layout.layer_id.to(device)
+        io_position[node_start:node_end].view(batch, n_g)[:] = layout.io_position.to(device)
+        graph_of_node[node_start:node_end].view(batch, n_g)[:] = graph_start + torch.arange(
+            batch, **long
+        ).unsqueeze(1)
+        if probe is not None:
+            probe[node_start:node_end] = probe_activations(
+                sp, ws, probe_features, probe_seed
+            ).flatten(0, 1)  # (B * N_g, P)
+        graph_start, node_start, edge_start = graph_start + batch, node_end, edge_end
+    per_arch = torch.tensor(counts)
+    nodes_per_graph = torch.tensor([lay.num_nodes for lay in layouts]).repeat_interleave(per_arch)
+    edges_per_graph = torch.tensor([lay.num_edges for lay in layouts]).repeat_interleave(per_arch)
+    node_ptr = F.pad(torch.cumsum(nodes_per_graph, 0), (1, 0))  # (G + 1,)
+    edge_ptr = F.pad(torch.cumsum(edges_per_graph, 0), (1, 0))
+    fields = {
+        "x": x,
+        "edge_index": edge_index,
+        "edge_attr": edge_attr,
+        "layer_id": layer_id,
+        "io_position": io_position,
+        "arch_id": torch.arange(len(pairs)).repeat_interleave(per_arch).to(device),
+    }
+    if probe is not None:
+        fields["probe"] = probe
+    out = Batch(batch=graph_of_node, ptr=node_ptr.to(device), **fields)
     slices = {key: node_ptr for key in _NODE_KEYS} | {key: edge_ptr for key in _EDGE_KEYS}
     slices["arch_id"] = torch.arange(num_graphs + 1)
-    if probes:
+    if probe is not None:
         slices["probe"] = node_ptr
     incs = {key: torch.zeros(num_graphs, dtype=torch.long) for key in slices}
     incs["edge_index"] = node_ptr[:-1]

@@ -19,7 +19,7 @@ AGGREGATORS = ("mean", "max", "min", "std")
 
 def _reduce(block: Tensor, dim: int, name: str) -> Tensor:
     if name == "mean":
-        return block.mean(dim)
+        return block.sum(dim) / block.shape[dim]  # cheaper backward than mean
     if name == "max":
         return block.amax(dim)
     if name == "min":
