@@ -61,25 +61,57 @@ def make_zoo(out: Path, rows: int, chunk: int = 8192) -> None:
             n = min(chunk, rows - start)
             values = rng.standard_normal((n, spec.num_params), dtype=np.float32) * 0.1
             writer.write_rows(np.arange(start, start + n), values)
-        metrics = {
-            "run_id": (np.arange(rows) // len(STEPS_PER_RUN)).tolist(),
-            "step": np.resize(np.array(STEPS_PER_RUN), rows).tolist(),
-            "test_accuracy": rng.uniform(0.1, 0.6, rows).round(4).tolist(),
-        }
+        metrics = _cnn_zoo_metrics(rows, rng)
         writer.finish(
             metrics,
             {
                 "recipe": "benchmark:memmap-zoo",
                 "seed": 0,
-                "num_models": rows,
+                "num_models": len(set(metrics["run_id"])),  # training runs
                 "architecture": {
                     "kind": spec.kind,
                     "layers": spec.to_dict()["layers"],
-                    "activation": "relu",
+                    "activation": ["relu", "tanh"],
                 },
                 "dataset": {"name": "synthetic", "input_shape": [1, 32, 32]},
             },
         )
+
+
+def _cnn_zoo_metrics(rows: int, rng: np.random.Generator) -> dict[str, list]:
+    """Random metrics with the Small CNN Zoo's columns (what reading ``metrics.csv`` costs)."""
+    run = np.arange(rows) // len(STEPS_PER_RUN)
+    num_runs = int(run[-1]) + 1
+
+    def per_run(values) -> list:
+        return np.asarray(values)[rng.integers(len(values), size=num_runs)][run].tolist()
+
+    accuracy = rng.uniform(0.1, 0.6, rows).round(4)
+    return {
+        "run_id": run.tolist(),
+        "config.activation": per_run(["relu", "tanh"]),
+        "config.b_init": ["zeros"] * rows,
+        "config.dataset": ["cifar10"] * rows,
+        "config.dnn_architecture": ["cnn"] * rows,
+        "config.dropout": per_run([0.0, 0.045, 0.1, 0.2]),
+        "config.epochs": [86] * rows,
+        "config.epochs_between_checkpoints": [20] * rows,
+        "config.init_std": per_run(rng.uniform(0.01, 0.5, 100).round(6)),
+        "config.l2reg": per_run(rng.uniform(1e-8, 1e-2, 100).round(9)),
+        "config.learning_rate": per_run(rng.uniform(5e-4, 5e-2, 100).round(7)),
+        "config.num_layers": [3] * rows,
+        "config.num_units": [16] * rows,
+        "config.optimizer": per_run(["adam", "sgd", "rmsprop"]),
+        "config.random_seed": [42] * rows,
+        "config.train_fraction": per_run([0.1, 0.25, 0.5, 1.0]),
+        "config.w_init": per_run(["he_normal", "glorot_normal", "RandomNormal"]),
+        "modeldir": [f"/tmp/dnn_science_workdir/cifar10/run_{r:06d}" for r in run],
+        "step": np.resize(np.array(STEPS_PER_RUN), rows).tolist(),
+        "test_accuracy": accuracy.tolist(),
+        "test_loss": (2.3 - 2 * accuracy).round(4).tolist(),
+        "train_accuracy": (accuracy + 0.01).round(4).tolist(),
+        "train_loss": (2.2 - 2 * accuracy).round(4).tolist(),
+    }
 
 
 class _Sampler:
@@ -198,18 +230,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not zoo.exists():
             start = time.perf_counter()
-            made = subprocess.run(
-                [*me, "--phase", "make"], check=True, capture_output=True, text=True
-            )
-            results["make"] = json.loads(made.stdout.strip().splitlines()[-1])
+            results["make"] = _run_json([*me, "--phase", "make"])
             results["make"]["seconds"] = round(time.perf_counter() - start, 1)
         results["zoo_gib"] = round((zoo / "weights.npy").stat().st_size / GIB, 2)
         results["runs"] = []
         for workers in args.workers:
             cmd = [*me, "--phase", "train", "--steps", str(args.steps), "--model", args.model]
             cmd += ["--batch-size", str(args.batch_size), "--workers", str(workers)]
-            done = subprocess.run(cmd, check=True, capture_output=True, text=True)
-            results["runs"].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            results["runs"].append(_run_json(cmd))
     finally:
         if not args.keep and zoo.exists():
             shutil.rmtree(zoo)
@@ -217,6 +245,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
+
+
+def _run_json(cmd: list[str]) -> dict:
+    """Run a phase in a fresh process; its last stdout line is JSON."""
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[1:])} failed:\n{done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _print_table(results: dict) -> None:
@@ -242,7 +278,7 @@ def _print_table(results: dict) -> None:
         table.add_column(title, justify="right")
     for run in results["runs"]:
         table.add_row(*(str(run[key]) for _, key in columns))
-    Console().print(table)
+    Console(width=160).print(table)
 
 
 if __name__ == "__main__":

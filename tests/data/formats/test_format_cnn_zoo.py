@@ -200,3 +200,13 @@ def test_datamodule_uses_the_nfn_split_column(cnn_zoo, tmp_path):
     assert dm.state_dict()["split_column"] == "split"
     with pytest.raises(WeightnetError, match="no column 'fold'"):
         ZooDataModule(out, split_column="fold").setup()
+
+
+def test_nonfinite_weights_are_refused_and_nothing_is_written(cnn_zoo, tmp_path):
+    weights = np.load(cnn_zoo / "weights.npy")
+    weights[13, 100] = np.nan
+    np.save(cnn_zoo / "weights.npy", weights)
+    with pytest.raises(WeightnetError, match=r"cifar10: network 13 has NaN or Inf weights"):
+        convert_zoo("cnn-zoo", cnn_zoo, tmp_path / "zoo", progress=False)
+    assert not (tmp_path / "zoo").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

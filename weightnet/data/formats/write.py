@@ -47,8 +47,9 @@ def write_converted(source: ConvertedSource, out: str | os.PathLike, progress: b
                     raise WeightnetError(f"the source gave more than {source.num_rows} networks")
                 bad = ~np.isfinite(chunk).all(axis=1)
                 if bad.any():
+                    where = source.source.get("path", "the source")
                     raise WeightnetError(
-                        f"network {written + int(np.argmax(bad))}: NaN or Inf weights"
+                        f"{where}: network {written + int(np.argmax(bad))} has NaN or Inf weights"
                     )
                 writer.write_rows(np.arange(written, written + len(chunk)), chunk)
                 written += len(chunk)
