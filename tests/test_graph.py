@@ -180,3 +180,11 @@ def test_bad_inputs():
         graph_to_weightspaces(batch, mlp_spec((3, 6, 2)))
     with pytest.raises(SpecError):
         to_graph_batch(ws, mlp_spec((3, 6, 2)))
+
+
+def test_gradients_flow_back_to_the_weights():
+    spec = SPECS["cnn"]
+    ws = random_weightspace(spec, 2, seed=8).map(lambda t: t.requires_grad_())
+    batch = to_graph_batch([(spec, ws)], kernel_size=9, probe_features=2)
+    (batch.x.sum() + batch.edge_attr.square().sum() + batch.probe.sum()).backward()
+    assert all(t.grad is not None and t.grad.abs().sum() > 0 for t in ws.tensors())

@@ -1,0 +1,95 @@
+import pytest
+import torch
+from torch import nn
+
+from weightnet.graph import graph_to_weightspaces, to_graph_batch
+from weightnet.nn.graph_attention import RelationalAttention
+from weightnet.nn.graph_blocks import BlockGraph
+from weightnet.nn.graph_conv import NGConv
+from weightnet.nn.graph_edge import EdgeUpdate
+from weightnet.testing import (
+    assert_equivariant,
+    assert_sensitive,
+    cnn_spec,
+    mlp_spec,
+    random_weightspace,
+)
+
+D = 4
+SPECS = {"mlp": mlp_spec((3, 5, 4, 2)), "cnn": cnn_spec(in_channels=2, channels=(4, 3))}
+
+
+class _EdgeOnly(nn.Module):
+    """Adapts EdgeUpdate to the (nodes, blocks, graph) -> (nodes, blocks) interface."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.update = EdgeUpdate(D)
+
+    def forward(self, nodes, blocks, graph):
+        return nodes, self.update(nodes, blocks, graph)
+
+
+LAYERS = {
+    "ngconv": lambda: NGConv(D, aggregators=("mean", "max", "min", "std")),
+    "attention": lambda: RelationalAttention(D, heads=2),
+    "edge_update": _EdgeOnly,
+}
+
+
+def _as_weightspace_fn(layer, spec):
+    """WeightSpace with D channels -> graph -> layer -> WeightSpace with D channels."""
+    kernel = max(lay.kernel_numel for lay in spec.layers)
+    torch.manual_seed(1)
+    embed, unembed = nn.Linear(kernel * D, D), nn.Linear(D, kernel * D)
+
+    def fn(ws):
+        batch = to_graph_batch(ws, spec)
+        graph = BlockGraph.from_batch(batch)
+        blocks = [embed(block) for block in graph.edge_blocks(batch.edge_attr)]
+        nodes, blocks = layer(batch.x, blocks, graph)
+        edges = unembed(graph.flatten_edges(blocks))  # (E, K * D)
+        return graph_to_weightspaces(batch, spec, x=nodes, edge_attr=edges)
+
+    return fn
+
+
+@pytest.mark.parametrize("spec_name", sorted(SPECS))
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_layer_equivariant_and_sensitive(name, spec_name):
+    spec = SPECS[spec_name]
+    torch.manual_seed(0)
+    fn = _as_weightspace_fn(LAYERS[name](), spec)
+    ws = random_weightspace(spec, 2, channels=D, seed=3)
+    with torch.no_grad():
+        assert_equivariant(fn, spec, ws)
+        assert_sensitive(fn, spec, ws)
+
+
+def test_block_views_round_trip_mixed():
+    specs = [mlp_spec((3, 5, 2)), SPECS["cnn"], mlp_spec((3, 5, 2))]
+    pairs = [(s, random_weightspace(s, 2, seed=i)) for i, s in enumerate(specs)]
+    batch = to_graph_batch(pairs)
+    graph = BlockGraph.from_batch(batch)
+    assert graph.num_nodes == batch.num_nodes and graph.num_edges == batch.num_edges
+    blocks = graph.edge_blocks(batch.edge_attr)
+    assert [tuple(b.shape) for b in blocks[:2]] == [(2, 5, 3, 9), (2, 2, 5, 9)]
+    assert torch.equal(graph.flatten_edges(blocks), batch.edge_attr)
+    # block (b, o, i) is the edge from in-neuron i to out-neuron o
+    src, dst = graph.end_nodes(torch.arange(batch.num_nodes).unsqueeze(1))[0]
+    ei = batch.edge_index[:, :15].view(2, 5, 3)
+    assert torch.equal(ei[0], src[0, :, 0].expand(5, 3))
+    assert torch.equal(ei[1], dst[0, :, 0, None].expand(5, 3))
+    # incoming sums: out-neuron o gets the sum over its in-edges; input neurons get zero
+    incoming = [b.sum(2) for b in blocks]
+    outgoing = [b.sum(1) for b in blocks]
+    agg_in, agg_out = graph.to_nodes(incoming, outgoing)
+    ref_in = torch.zeros_like(agg_in).index_add_(0, batch.edge_index[1], batch.edge_attr)
+    ref_out = torch.zeros_like(agg_out).index_add_(0, batch.edge_index[0], batch.edge_attr)
+    assert torch.allclose(agg_in, ref_in, atol=1e-6)
+    assert torch.allclose(agg_out, ref_out, atol=1e-6)
+
+
+def test_ngconv_rejects_unknown_aggregator():
+    with pytest.raises(ValueError, match="unknown aggregators"):
+        NGConv(D, aggregators=("median",))
