@@ -198,22 +198,14 @@ class GraphNet(GraphMetanet):
     (PNA aggregation in both directions, edge updates) on the parameter graph.
 
     Args:
-        aggregators: PNA aggregators of every layer.
-        **kwargs: see :class:`GraphMetanet`.
+        *args, **kwargs: ``spec, out_features, hidden_channels=32, num_layers=3, ...``,
+            see :class:`GraphMetanet`.
+        aggregators: PNA aggregators of every layer (see :data:`~weightnet.nn.graph_conv.AGGREGATORS`).
     """
 
-    def __init__(
-        self,
-        spec: WeightSpec | None,
-        out_features: int,
-        hidden_channels: int = 32,
-        num_layers: int = 3,
-        *,
-        aggregators: Sequence[str] = ("mean", "max"),
-        **kwargs,
-    ) -> None:
+    def __init__(self, *args, aggregators: Sequence[str] = ("mean", "max"), **kwargs) -> None:
         self.aggregators = tuple(aggregators)
-        super().__init__(spec, out_features, hidden_channels, num_layers, **kwargs)
+        super().__init__(*args, **kwargs)
 
     def make_layer(self, channels: int) -> nn.Module:
         return NGConv(channels, self.aggregators)
@@ -224,23 +216,16 @@ class GraphTransformer(GraphMetanet):
     layers (edge-aware attention along the graph's edges, edge updates).
 
     Args:
+        *args, **kwargs: ``spec, out_features, hidden_channels=32, num_layers=3, ...``,
+            see :class:`GraphMetanet`.
         heads: attention heads (must divide ``hidden_channels``; default: the largest
             divisor of ``hidden_channels`` up to 4).
-        **kwargs: see :class:`GraphMetanet`.
     """
 
-    def __init__(
-        self,
-        spec: WeightSpec | None,
-        out_features: int,
-        hidden_channels: int = 32,
-        num_layers: int = 3,
-        *,
-        heads: int | None = None,
-        **kwargs,
-    ) -> None:
-        self.heads = heads or max(h for h in (1, 2, 3, 4) if hidden_channels % h == 0)
-        super().__init__(spec, out_features, hidden_channels, num_layers, **kwargs)
+    def __init__(self, *args, heads: int | None = None, **kwargs) -> None:
+        self.heads = heads
+        super().__init__(*args, **kwargs)
 
     def make_layer(self, channels: int) -> nn.Module:
-        return RelationalAttention(channels, self.heads)
+        heads = self.heads or max(h for h in (1, 2, 3, 4) if channels % h == 0)
+        return RelationalAttention(channels, heads)

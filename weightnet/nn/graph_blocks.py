@@ -46,14 +46,17 @@ class BlockGraph:
             for layer, (n_in, n_out) in enumerate(zip(sizes, sizes[1:], strict=False)):
                 yield group, layer, n_in, n_out
 
+    @staticmethod
+    def _per_graph(t: Tensor, start: int, count: int, per_graph: int) -> Tensor:
+        """Rows ``start`` to ``start + count * per_graph`` of ``t`` as ``(count, per_graph, d)``."""
+        return t[start : start + count * per_graph].view(count, per_graph, -1)
+
     def edge_blocks(self, edges: Tensor) -> list[Tensor]:
         """Views of flat edge features ``(E, d)`` as ``(B, n_out, n_in, d)``, block by block."""
         blocks = []
         for group, layer, n_in, n_out in self._layers():
             offsets = group.layout.edge_offsets
-            per_graph = group.layout.num_edges
-            flat = edges[group.edge_start : group.edge_start + group.count * per_graph]
-            flat = flat.view(group.count, per_graph, -1)  # (B, E_g, d)
+            flat = self._per_graph(edges, group.edge_start, group.count, group.layout.num_edges)
             block = flat[:, offsets[layer] : offsets[layer + 1]]  # (B, n_out * n_in, d)
             blocks.append(block.unflatten(1, (n_out, n_in)))  # (B, n_out, n_in, d)
         return blocks
@@ -72,15 +75,9 @@ class BlockGraph:
         pairs = []
         for group, layer, _, _ in self._layers():
             offsets = group.layout.node_offsets
-            per_graph = group.layout.num_nodes
-            flat = nodes[group.node_start : group.node_start + group.count * per_graph]
-            flat = flat.view(group.count, per_graph, -1)  # (B, N_g, d)
-            pairs.append(
-                (
-                    flat[:, offsets[layer] : offsets[layer + 1]],
-                    flat[:, offsets[layer + 1] : offsets[layer + 2]],
-                )
-            )
+            flat = self._per_graph(nodes, group.node_start, group.count, group.layout.num_nodes)
+            src = flat[:, offsets[layer] : offsets[layer + 1]]  # (B, n_in, d)
+            pairs.append((src, flat[:, offsets[layer + 1] : offsets[layer + 2]]))
         return pairs
 
     def to_nodes(
