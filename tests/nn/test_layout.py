@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from weightnet.nn.layout import NeuronSetLayout
+from weightnet.nn.layout import NeuronSetLayout, edge_means
 from weightnet.testing import cnn_spec, mlp_spec, random_weightspace
 
 SPECS = [mlp_spec((3, 5, 4, 2)), cnn_spec(), mlp_spec((3, 5, 2))]
@@ -44,19 +44,27 @@ def test_pooled_feature_sizes(spec, fixed_io):
     layout = NeuronSetLayout(spec, fixed_io)
     ws = random_weightspace(spec, batch_size=2, channels=3)
     folded = layout.fold(ws)
-    sets = layout.pool_sets(folded)
+    sets, pooled = layout.pool(folded)
     dims = layout.set_features(3)
     assert {k: (v.shape[1], v.shape[2]) for k, v in sets.items()} == {
         k: (layout.set_sizes[k], dims[k]) for k in dims
     }
-    assert layout.pool_global(folded).shape == (2, layout.global_features(3))
+    assert pooled.shape == (2, layout.global_features(3))
+    assert torch.allclose(pooled, layout.pool_global(folded), atol=1e-6)
 
 
 def test_pool_sets_values_on_mlp():
     spec = mlp_spec((3, 5, 4, 2))
     layout = NeuronSetLayout(spec, fixed_io=False)
     ws = random_weightspace(spec, batch_size=2, channels=1)
-    sets = layout.pool_sets(layout.fold(ws))
+    sets, _ = layout.pool(layout.fold(ws))
     w0, w1, b0 = ws.weights[0][..., 0], ws.weights[1][..., 0], ws.biases[0][..., 0]
     expected = torch.stack([w0.mean(2), b0, w1.mean(1)], dim=-1)  # (B, 5, 3)
     assert torch.allclose(sets[1], expected)
+
+
+def test_edge_means_gradient_matches_autograd():
+    x = torch.randn(2, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(edge_means, (x,))
+    rows, cols = edge_means(x)
+    assert torch.allclose(rows, x.mean(2)) and torch.allclose(cols, x.mean(1))

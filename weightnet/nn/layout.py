@@ -27,7 +27,28 @@ from torch import Tensor
 
 from weightnet.weightspace import SpecError, WeightSpace, WeightSpec
 
-__all__ = ["Slot", "NeuronSetLayout"]
+__all__ = ["Slot", "NeuronSetLayout", "edge_means"]
+
+
+class _EdgeMeans(torch.autograd.Function):
+    """Row and column means of ``(B, n_row, n_col, D)``; the backward writes one tensor."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> tuple[Tensor, Tensor]:
+        ctx.shape = x.shape
+        return x.mean(2), x.mean(1)
+
+    @staticmethod
+    def backward(ctx, grad_over_cols: Tensor, grad_over_rows: Tensor) -> Tensor:
+        _, n_row, n_col, _ = ctx.shape
+        rows = (grad_over_cols / n_col).unsqueeze(2)  # (B, n_row, 1, D)
+        cols = (grad_over_rows / n_row).unsqueeze(1)  # (B, 1, n_col, D)
+        return rows + cols  # (B, n_row, n_col, D)
+
+
+def edge_means(x: Tensor) -> tuple[Tensor, Tensor]:
+    """``(x.mean(2), x.mean(1))`` of an edge tensor ``(B, n_row, n_col, D)``, with a fused backward."""
+    return _EdgeMeans.apply(x)
 
 
 @dataclass(frozen=True)
@@ -145,21 +166,30 @@ class NeuronSetLayout:
         return WeightSpace(tuple(weights), tuple(biases))
 
     # -------------------------------------------------------------- pooling
-    def pool_sets(self, tensors: list[Tensor]) -> dict[int, Tensor]:
-        """Per permutable set ``k``, the features of each of its neurons ``(B, n_k, D_k)``.
+    def pool(self, tensors: list[Tensor]) -> tuple[dict[int, Tensor], Tensor]:
+        """Neuron features of every permutable set, and the global features.
 
-        A neuron's features are its node tensors and the means of the edge tensors over
-        the other axis: its incoming weights (mean over columns), its outgoing weights
-        (mean over the next layer's rows), and its bias.
+        Returns:
+            ``sets[k]``: ``(B, n_k, D_k)``, what each neuron of set ``k`` sees: its node
+            tensors and the means of the edge tensors over the other axis (its incoming
+            weights averaged over the previous layer, its outgoing weights averaged over
+            the next layer), in slot order; and ``(B, D)`` as :meth:`pool_global`.
         """
         parts: dict[int, list[Tensor]] = {k: [] for k in self.set_sizes}
+        pooled = []
         for slot, t in zip(self.slots, tensors, strict=True):
             if slot.kind == "edge":
-                parts[slot.row_set].append(t.mean(2))  # (B, n_row, D)
-                parts[slot.col_set].append(t.mean(1))  # (B, n_col, D)
+                over_cols, over_rows = edge_means(t)  # (B, n_row, D), (B, n_col, D)
+                parts[slot.row_set].append(over_cols)
+                parts[slot.col_set].append(over_rows)
+                pooled.append(over_cols.mean(1))
             elif slot.kind == "node":
                 parts[slot.row_set].append(t)
-        return {k: torch.cat(p, dim=-1) for k, p in parts.items()}
+                pooled.append(t.mean(1))
+            else:
+                pooled.append(t)
+        sets = {k: torch.cat(p, dim=-1) for k, p in parts.items()}
+        return sets, torch.cat(pooled, dim=-1)
 
     def pool_global(self, tensors: list[Tensor]) -> Tensor:
         """``(B, D)``: every tensor averaged over its permutable axes (fixed axes kept)."""

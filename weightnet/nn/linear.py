@@ -155,10 +155,10 @@ class WeightSpaceLinear(nn.Module):
 
     def forward(self, ws: WeightSpace) -> WeightSpace:
         xs = self.transform_inputs(self.layout.fold(ws))
-        pooled = self.layout.pool_global(xs)  # (B, D_g)
+        sets, pooled = self.layout.pool(xs)  # {k: (B, n_k, D_k)}, (B, D_g)
         g_parts = self.global_map(pooled).split(self._out_dims, dim=-1)
         set_parts: dict[tuple[int, str], Tensor] = {}
-        for k, feats in self.layout.pool_sets(xs).items():  # feats: (B, n_k, D_k)
+        for k, feats in sets.items():
             weight = self.set_maps[str(k)]
             if weight.ndim == 3:  # position-specific (untied input/output neurons)
                 h = torch.einsum("bnd,nde->bne", feats, weight) + self.set_biases[str(k)]
@@ -170,18 +170,17 @@ class WeightSpaceLinear(nn.Module):
         for idx, (slot, x) in enumerate(zip(self.layout.slots, xs, strict=True)):
             g = g_parts[idx]
             if slot.kind == "global":
-                outs.append(g)
+                outs.append(g.clone())  # a fresh tensor, not a view of the split
                 continue
             row = set_parts[(idx, "row")] + g.unsqueeze(1)  # (B, n_row, D')
             if slot.kind == "node":
                 outs.append(row)
                 continue
+            y = row.unsqueeze(2) + set_parts[(idx, "col")].unsqueeze(1)  # (B, n_row, n_col, D')
             weight = self.pointwise[slot.name]
-            if weight.ndim == 2:
-                y = x @ weight  # (B, n_row, n_col, D')
+            if weight.ndim == 2:  # y += x @ weight, in place (one GEMM pass)
+                y.view(-1, y.shape[-1]).addmm_(x.reshape(-1, x.shape[-1]), weight)
             else:
-                y = torch.einsum(self._pointwise_eq[slot.name], x, weight)  # (B, n_row, n_col, D')
-            y = y + row.unsqueeze(2)
-            y += set_parts[(idx, "col")].unsqueeze(1)
+                y += torch.einsum(self._pointwise_eq[slot.name], x, weight)
             outs.append(y)
         return self.layout.unfold(outs, self.out_channels)

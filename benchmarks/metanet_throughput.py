@@ -1,0 +1,209 @@
+"""Metanet training throughput: weightnet's models vs the ``nfn`` package (PyPI 0.1.2).
+
+Task: predict one scalar from the weights of 64->32->32->10 MLPs; batch 64, 32 hidden
+channels, 3 equivariant layers, MLP head (pooled -> 128 -> 1); one training step is
+forward + MSE + backward + Adam on a fixed batch. All models run in one process, in
+interleaved rounds (the order rotates every round) so that a shared, noisy CPU affects
+every model alike; the figure per model is the median over rounds.
+
+Also reports the achieved GFLOP/s of weightnet's ``nfn_np`` step (FLOPs counted by
+``torch.utils.flop_counter``) as a fraction of a large fp32 matmul on this machine.
+
+    python benchmarks/metanet_throughput.py [--rounds 5] [--steps 3] [--json out.json]
+    python benchmarks/metanet_throughput.py --profile nfn_np   # torch.profiler table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from weightnet.models import MODELS
+from weightnet.testing import mlp_spec, random_weightspace
+from weightnet.weightspace import WeightSpace
+
+SIZES = (64, 32, 32, 10)
+OURS = ("nfn_np", "nfn_hnp", "dws", "statnn", "mlp")
+PEERS = ("peer_nfn_np", "peer_nfn_hnp")
+#: Earlier measurements on this machine of the original implementations (samples/s).
+REFERENCE = {"nfn NP": 199.0, "nfn HNP": 49.0, "DWSNets": 34.0}
+
+
+def peer_model(mode: str, hidden: int, num_layers: int, head_hidden: int) -> nn.Module:
+    """The same network built from the ``nfn`` package's layers (NFN's own classifier style)."""
+    from nfn.common import network_spec_from_wsfeat
+    from nfn.layers import HNPLinear, HNPPool, NPLinear, NPPool, TupleOp
+
+    example = peer_inputs(random_weightspace(mlp_spec(SIZES), 1))
+    spec = network_spec_from_wsfeat(example)
+    layers: list[nn.Module] = []
+    for i in range(num_layers):
+        c_in = 1 if i == 0 else hidden
+        if mode == "np":
+            layers.append(NPLinear(spec, c_in, hidden, io_embed=True))
+        else:
+            layers.append(HNPLinear(spec, c_in, hidden))
+        layers.append(TupleOp(nn.ReLU()))
+    pool = NPPool if mode == "np" else HNPPool
+    layers += [
+        pool(spec),
+        nn.Flatten(start_dim=-2),
+        nn.Linear(pool.get_num_outs(spec) * hidden, head_hidden),
+        nn.ReLU(),
+        nn.Linear(head_hidden, 1),
+    ]
+    return nn.Sequential(*layers)
+
+
+def peer_inputs(ws: WeightSpace):
+    """weightnet's channels-last WeightSpace -> nfn's channels-first WeightSpaceFeatures."""
+    from nfn.common import WeightSpaceFeatures
+
+    return WeightSpaceFeatures(
+        [w.movedim(-1, 1).contiguous() for w in ws.weights],  # (B, C, n_out, n_in)
+        [b.movedim(-1, 1).contiguous() for b in ws.biases],  # (B, C, n_out)
+    )
+
+
+def make_step(model: nn.Module, inputs, target: torch.Tensor) -> Callable[[], float]:
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def step() -> float:
+        loss = nn.functional.mse_loss(model(inputs).reshape(-1), target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return float(loss)
+
+    return step
+
+
+def matmul_gflops(n: int = 2048, reps: int = 5) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def step_flops(step: Callable[[], float]) -> int:
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--hidden", type=int, default=32)
+    parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=3, help="steps per model per round")
+    parser.add_argument("--models", nargs="+", default=[*PEERS, *OURS])
+    parser.add_argument("--json", default=None, help="write the results here")
+    parser.add_argument("--profile", default=None, help="profile one model instead")
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    spec = mlp_spec(SIZES)
+    ws = random_weightspace(spec, args.batch_size, seed=0)
+    target = torch.randn(args.batch_size)
+    head_hidden = 4 * args.hidden
+    steps: dict[str, Callable[[], float]] = {}
+    for name in args.models:
+        if name.startswith("peer_"):
+            model = peer_model(name.split("_")[-1], args.hidden, args.layers, head_hidden)
+            steps[name] = make_step(model, peer_inputs(ws), target)
+        else:
+            model = MODELS[name](
+                spec, out_features=1, hidden_channels=args.hidden, num_layers=args.layers
+            )
+            steps[name] = make_step(model, ws, target)
+    for step in steps.values():  # warm-up
+        step()
+
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(args.steps):
+                steps[args.profile]()
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
+        return
+
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    names = list(steps)
+    for r in range(args.rounds):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for name in order:
+            t0 = time.perf_counter()
+            for _ in range(args.steps):
+                steps[name]()
+            times[name].append((time.perf_counter() - t0) / args.steps)
+    rate = {n: args.batch_size / statistics.median(t) for n, t in times.items()}
+
+    results: dict = {
+        "setup": {
+            "sizes": SIZES,
+            "batch_size": args.batch_size,
+            "hidden_channels": args.hidden,
+            "num_layers": args.layers,
+            "rounds": args.rounds,
+            "steps_per_round": args.steps,
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "cpu_count": os.cpu_count(),
+            "machine": platform.processor() or platform.machine(),
+        },
+        "samples_per_second": rate,
+        "reference_samples_per_second": REFERENCE,
+        "ratios": {},
+    }
+    print(f"{'model':<14} {'samples/s':>10}")
+    for name, value in rate.items():
+        print(f"{name:<14} {value:>10.1f}")
+    pairs = [("nfn_np", "peer_nfn_np"), ("nfn_hnp", "peer_nfn_hnp")]
+    for ours, peer in pairs:
+        if ours in rate and peer in rate:
+            results["ratios"][f"{ours} / {peer}"] = rate[ours] / rate[peer]
+    if "dws" in rate:
+        results["ratios"]["dws / DWSNets reference"] = rate["dws"] / REFERENCE["DWSNets"]
+    for key, value in results["ratios"].items():
+        print(f"{key:<32} {value:6.2f}x")
+
+    if "nfn_np" in steps:
+        flops = step_flops(steps["nfn_np"])
+        seconds = args.batch_size / rate["nfn_np"]
+        achieved, peak = flops / seconds / 1e9, matmul_gflops()
+        results["nfn_np_gflops"] = {
+            "flops_per_step": flops,
+            "achieved_gflops": achieved,
+            "matmul_2048_gflops": peak,
+            "fraction_of_matmul": achieved / peak,
+        }
+        print(
+            f"nfn_np step: {flops / 1e9:.2f} GFLOP, {achieved:.1f} GFLOP/s = "
+            f"{100 * achieved / peak:.1f}% of a 2048^3 fp32 matmul ({peak:.1f} GFLOP/s)"
+        )
+    if args.json:
+        directory = os.path.dirname(os.path.abspath(args.json))
+        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as fh:
+            json.dump(results, fh, indent=2)
+        os.replace(fh.name, args.json)
+
+
+if __name__ == "__main__":
+    main()
