@@ -55,8 +55,7 @@ class EquivariantBody(nn.Module):
             layer(spec, in_channels if i == 0 else hidden_channels, hidden_channels)
             for i in range(num_layers)
         )
-        # in place: it always follows a layer, whose outputs are fresh tensors
-        self.activation = WeightSpaceActivation(activation, inplace=True)
+        self.activation = WeightSpaceActivation(activation)
         self.dropout = WeightSpaceDropout(dropout)
         self.out_channels = hidden_channels
 

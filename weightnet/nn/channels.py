@@ -21,10 +21,6 @@ ACTIVATION_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "silu": F.silu,
     "tanh": torch.tanh,
 }
-_INPLACE: dict[str, Callable[[Tensor], Tensor]] = {
-    "relu": torch.relu_,
-    "silu": lambda t: F.silu(t, inplace=True),
-}
 
 
 class WeightSpaceActivation(nn.Module):
@@ -32,22 +28,19 @@ class WeightSpaceActivation(nn.Module):
 
     Args:
         name: one of ``relu``, ``gelu``, ``silu``, ``tanh``.
-        inplace: overwrite the input tensors (``relu`` and ``silu``; saves memory
-            traffic when the input is a fresh layer output that nothing else uses).
     """
 
-    def __init__(self, name: str = "relu", inplace: bool = False):
+    def __init__(self, name: str = "relu"):
         super().__init__()
         if name not in ACTIVATION_FUNCTIONS:
             raise ValueError(
                 f"unknown activation {name!r}, expected one of {sorted(ACTIVATION_FUNCTIONS)}"
             )
         self.name = name
-        self.inplace = inplace and name in _INPLACE
-        self.fn = _INPLACE[name] if self.inplace else ACTIVATION_FUNCTIONS[name]
+        self.fn = ACTIVATION_FUNCTIONS[name]
 
     def extra_repr(self) -> str:
-        return f"{self.name}, inplace=True" if self.inplace else self.name
+        return self.name
 
     def forward(self, ws: WeightSpace) -> WeightSpace:
         return ws.map(self.fn)

@@ -310,7 +310,7 @@ RECIPES: dict[str, ClassifierRecipe] = {
 
 
 def generate_zoo(
-    recipe: str,
+    recipe: str | ClassifierRecipe,
     out: str | Path,
     num_models: int | None = None,
     seed: int = 0,
@@ -319,7 +319,8 @@ def generate_zoo(
     """Train a zoo with a built-in recipe and write it to ``out`` (all or nothing).
 
     Args:
-        recipe: a name in :data:`RECIPES`.
+        recipe: a name in :data:`RECIPES`, or a recipe object (e.g. a variant made with
+            :func:`dataclasses.replace`).
         out: the zoo folder to create (must not exist, or be empty). Recipes with one
             folder per architecture fill it with zoo folders.
         num_models: number of training runs (each gives one row per checkpoint);
@@ -334,9 +335,9 @@ def generate_zoo(
     Raises:
         WeightnetError: unknown recipe, bad ``num_models``, or ``out`` not usable.
     """
-    if recipe not in RECIPES:
+    if isinstance(recipe, str) and recipe not in RECIPES:
         raise WeightnetError(f"unknown recipe {recipe!r}; known recipes: {', '.join(RECIPES)}")
-    chosen = RECIPES[recipe]
+    chosen = RECIPES[recipe] if isinstance(recipe, str) else recipe
     num_models = chosen.default_num_models if num_models is None else int(num_models)
     if num_models < 1:
         raise WeightnetError(f"num_models must be at least 1, got {num_models}")
