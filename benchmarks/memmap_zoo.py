@@ -11,9 +11,15 @@ and reports peak resident memory:
 * the peak of main + workers sampled with psutil, split into file-backed pages
   (memory-mapped zoo pages, which the kernel can drop) and anonymous memory.
 
+Two readers of ``weights.npy``: ``memmap`` (the zoo reader as it is: ``np.load(...,
+mmap_mode="r")``) and ``pread`` (the same datamodule with ``Zoo.weights`` replaced by
+:class:`~weightnet.data.formats.npy.NpyRows`, which reads rows with plain file reads),
+to show what the memory map costs in resident memory.
+
 The zoo is deleted afterwards unless ``--keep``. Prints a table and writes JSON::
 
-    python benchmarks/memmap_zoo.py [--rows 270000] [--steps 300] [--workers 0 2] [--json OUT]
+    python benchmarks/memmap_zoo.py [--rows 270000] [--steps 300] [--workers 0 2]
+        [--readers memmap pread] [--json OUT]
 """
 
 from __future__ import annotations
@@ -156,13 +162,29 @@ def _maxrss(who: int) -> float:
     return resource.getrusage(who).ru_maxrss * 1024 / GIB  # Linux: KiB
 
 
-def train(zoo: Path, steps: int, batch_size: int, workers: int, model: str) -> dict:
+def _use_pread_reader() -> None:
+    """Make the zoo reader hand out :class:`NpyRows` (file reads) instead of a memory map."""
+    import weightnet.data.zoo as zoo_module
+    from weightnet.data.formats.npy import NpyRows
+
+    def read_weights(path: Path, num_params: int) -> NpyRows:
+        rows = NpyRows.open(path)
+        if rows.shape[1] != num_params:
+            raise zoo_module.ZooError(f"{path}: rows of {rows.shape[1]} parameters")
+        return rows
+
+    zoo_module._read_weights = read_weights
+
+
+def train(zoo: Path, steps: int, batch_size: int, workers: int, model: str, reader: str) -> dict:
     """Train ``model`` for ``steps`` steps through the datamodule; memory and speed."""
     import torch
 
     from weightnet.data.datamodule import ZooDataModule
     from weightnet.models import MODELS
 
+    if reader == "pread":
+        _use_pread_reader()
     torch.manual_seed(0)
     with _Sampler() as sampler:
         start = time.perf_counter()
@@ -184,6 +206,7 @@ def train(zoo: Path, steps: int, batch_size: int, workers: int, model: str) -> d
                     break
         train_seconds = time.perf_counter() - start
     return {
+        "reader": reader,
         "workers": workers,
         "model": model,
         "steps": steps,
@@ -207,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    parser.add_argument("--readers", nargs="+", default=["memmap", "pread"])
     parser.add_argument("--model", default="statnn")
     parser.add_argument("--dir", type=Path, default=Path("/tmp"))
     parser.add_argument("--keep", action="store_true", help="keep the synthetic zoo")
@@ -220,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"maxrss_gib": round(_maxrss(resource.RUSAGE_SELF), 3)}))
         return 0
     if args.phase == "train":
-        result = train(args.zoo, args.steps, args.batch_size, args.workers[0], args.model)
+        result = train(
+            args.zoo, args.steps, args.batch_size, args.workers[0], args.model, args.readers[0]
+        )
         print(json.dumps(result))
         return 0
 
@@ -234,10 +260,11 @@ def main(argv: list[str] | None = None) -> int:
             results["make"]["seconds"] = round(time.perf_counter() - start, 1)
         results["zoo_gib"] = round((zoo / "weights.npy").stat().st_size / GIB, 2)
         results["runs"] = []
-        for workers in args.workers:
-            cmd = [*me, "--phase", "train", "--steps", str(args.steps), "--model", args.model]
-            cmd += ["--batch-size", str(args.batch_size), "--workers", str(workers)]
-            results["runs"].append(_run_json(cmd))
+        for reader in args.readers:
+            for workers in args.workers:
+                cmd = [*me, "--phase", "train", "--steps", str(args.steps), "--model", args.model]
+                cmd += ["--batch-size", str(args.batch_size), "--workers", str(workers)]
+                results["runs"].append(_run_json([*cmd, "--readers", reader]))
     finally:
         if not args.keep and zoo.exists():
             shutil.rmtree(zoo)
@@ -264,6 +291,7 @@ def _print_table(results: dict) -> None:
         f"limit {LIMIT_GIB} GiB"
     )
     columns = [
+        ("reader", "reader"),
         ("workers", "workers"),
         ("maxrss after setup", "maxrss_after_setup_gib"),
         ("maxrss main", "maxrss_main_gib"),

@@ -20,6 +20,10 @@ def test_chunks_and_take_equal_the_array(tmp_path):
     np.testing.assert_array_equal(rows.take(picks), array[picks])
     with pytest.raises(IndexError):
         rows.take([23])
+    assert len(rows) == 23 and rows.ndim == 2
+    np.testing.assert_array_equal(rows[3], array[3])
+    np.testing.assert_array_equal(rows[5:9], array[5:9])
+    np.testing.assert_array_equal(rows[picks], array[picks])
 
 
 def test_bad_files(tmp_path):

@@ -22,7 +22,11 @@ __all__ = ["NpyRows"]
 
 @dataclass(frozen=True)
 class NpyRows:
-    """A C-order 2-D float ``.npy`` file: its shape, dtype and where its data begins."""
+    """A C-order 2-D float ``.npy`` file: its shape, dtype and where its data begins.
+
+    ``rows[i]``, ``rows[a:b]`` and ``rows[index_array]`` read those rows, so it can stand
+    in for a read-only memory map of the file (``len``, ``shape``, ``ndim``, ``dtype``).
+    """
 
     path: Path
     shape: tuple[int, int]
@@ -61,6 +65,21 @@ class NpyRows:
                 f"{path}: truncated ({path.stat().st_size} bytes, header says {expected})"
             )
         return cls(path, (int(shape[0]), int(shape[1])), dtype, offset)
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index) -> np.ndarray:
+        """Rows by integer, slice or integer array (a fresh array, never a view)."""
+        if isinstance(index, slice):
+            return self.take(np.arange(self.shape[0])[index])
+        if np.ndim(index) == 0:
+            return self.take([int(index)])[0]
+        return self.take(index)
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
         """Consecutive blocks of at most ``rows`` rows, ``(n, shape[1])``."""
