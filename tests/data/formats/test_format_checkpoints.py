@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from converted_zoo import read_converted
 from torch import nn
 
 from weightnet.data.formats import convert_zoo
@@ -35,7 +36,7 @@ def folder(tmp_path: Path) -> Path:
     return src
 
 
-def test_weights_function_and_targets(folder, tmp_path, read_converted):
+def test_weights_function_and_targets(folder, tmp_path):
     out = convert_zoo(
         "checkpoints", folder, tmp_path / "zoo", targets=tmp_path / "targets.csv",
         activation="tanh", progress=False,
@@ -58,7 +59,7 @@ def test_weights_function_and_targets(folder, tmp_path, read_converted):
             torch.testing.assert_close(outputs[b], _net(b)(x), rtol=1e-5, atol=1e-6)
 
 
-def test_without_targets(folder, tmp_path, read_converted):
+def test_without_targets(folder, tmp_path):
     out = convert_zoo("checkpoints", folder, tmp_path / "zoo", progress=False)
     _, weights, metrics, _ = read_converted(out)
     assert list(metrics[0]) == [

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from converted_zoo import read_converted
 
 from weightnet.data.formats import convert_zoo
 from weightnet.data.formats.cnn_zoo import read_cnn_zoo
@@ -96,7 +97,7 @@ def cnn_zoo(tmp_path: Path) -> Path:
     return write_cnn_zoo(tmp_path / "cifar10")
 
 
-def test_tensors_are_transposed_tf_tensors(cnn_zoo, tmp_path, read_converted):
+def test_tensors_are_transposed_tf_tensors(cnn_zoo, tmp_path):
     out = convert_zoo("cnn-zoo", cnn_zoo, tmp_path / "zoo", progress=False)
     spec, weights, _, info = read_converted(out)
     source = np.load(cnn_zoo / "weights.npy")
@@ -121,7 +122,7 @@ def test_tensors_are_transposed_tf_tensors(cnn_zoo, tmp_path, read_converted):
     assert info["num_models"] == NUM_RUNS  # training runs; one row per checkpoint
 
 
-def test_converted_networks_compute_the_keras_function(cnn_zoo, tmp_path, read_converted):
+def test_converted_networks_compute_the_keras_function(cnn_zoo, tmp_path):
     out = convert_zoo("cnn-zoo", cnn_zoo, tmp_path / "zoo", progress=False)
     spec, weights, metrics, _ = read_converted(out)
     source = np.load(cnn_zoo / "weights.npy")
@@ -135,7 +136,7 @@ def test_converted_networks_compute_the_keras_function(cnn_zoo, tmp_path, read_c
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
 
 
-def test_metrics_survive_with_run_and_model_ids(cnn_zoo, tmp_path, read_converted):
+def test_metrics_survive_with_run_and_model_ids(cnn_zoo, tmp_path):
     out = convert_zoo("cnn-zoo", cnn_zoo, tmp_path / "zoo", progress=False)
     _, _, metrics, _ = read_converted(out)
     with gzip.open(cnn_zoo / "metrics.csv.gz", "rt", newline="") as fh:
@@ -148,7 +149,7 @@ def test_metrics_survive_with_run_and_model_ids(cnn_zoo, tmp_path, read_converte
     assert "split" not in metrics[0]
 
 
-def test_nfn_split_protocol(cnn_zoo, tmp_path, read_converted):
+def test_nfn_split_protocol(cnn_zoo, tmp_path):
     order = np.random.default_rng(3).permutation(20)
     split_file = tmp_path / "cifar10_split.csv"
     split_file.write_text("".join(f"{i}\n" for i in order))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from converted_zoo import read_converted
 from torch import nn
 
 from weightnet.data.formats import convert_zoo
@@ -71,7 +72,7 @@ def _splits(paths_of: dict[str, list[int]]) -> dict:
     }
 
 
-def test_splits_json_beside_src_gives_labels_splits_and_order(dws_folder, tmp_path, read_converted):
+def test_splits_json_beside_src_gives_labels_splits_and_order(dws_folder, tmp_path):
     splits = {"train": [2, 0, 3], "val": [1], "test": [5, 4]}
     (dws_folder.parent / "mnist_splits.json").write_text(json.dumps(_splits(splits)))
     out = convert_zoo("dws-inr", dws_folder, tmp_path / "zoo", progress=False)
@@ -102,7 +103,7 @@ def test_splits_json_beside_src_gives_labels_splits_and_order(dws_folder, tmp_pa
             torch.testing.assert_close(outputs[b], module(coords), rtol=1e-4, atol=1e-5)
 
 
-def test_without_splits_file_labels_come_from_folder_names(dws_folder, tmp_path, read_converted):
+def test_without_splits_file_labels_come_from_folder_names(dws_folder, tmp_path):
     out = convert_zoo("dws-inr", dws_folder, tmp_path / "zoo", progress=False)
     _, _, metrics, info = read_converted(out)
     assert info["source"]["splits"] is None
@@ -150,7 +151,7 @@ def fmnist_folder(tmp_path: Path) -> Path:
     return src
 
 
-def test_fmnist_release_with_its_own_splits_file(fmnist_folder, tmp_path, read_converted):
+def test_fmnist_release_with_its_own_splits_file(fmnist_folder, tmp_path):
     splits = {s: [f"fmnist_inrs/{s}/model_{i}.pth" for i in rows] for s, rows in
               {"train": [1, 0], "val": [2], "test": [3]}.items()}  # fmt: skip
     (fmnist_folder / "splits.json").write_text(json.dumps(splits))
@@ -169,7 +170,7 @@ def test_fmnist_release_with_its_own_splits_file(fmnist_folder, tmp_path, read_c
     torch.testing.assert_close(ws.to_state_dicts(spec)[0], _state(11), rtol=0, atol=0)
 
 
-def test_fmnist_release_without_splits_file(fmnist_folder, tmp_path, read_converted):
+def test_fmnist_release_without_splits_file(fmnist_folder, tmp_path):
     out = convert_zoo("dws-inr", fmnist_folder, tmp_path / "zoo", progress=False)
     _, _, metrics, _ = read_converted(out)
     got = [(row["split"], int(row["label"])) for row in metrics]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from converted_zoo import read_converted
 from torch import nn
 
 from weightnet.data.formats import convert_zoo
@@ -47,7 +48,7 @@ def nfn_folder(tmp_path: Path) -> Path:
     return src
 
 
-def test_keys_labels_split_and_function(nfn_folder, tmp_path, read_converted):
+def test_keys_labels_split_and_function(nfn_folder, tmp_path):
     out = convert_zoo(
         "nfn-siren", nfn_folder, tmp_path / "zoo", split_points=(3, 5), progress=False
     )
@@ -72,14 +73,14 @@ def test_keys_labels_split_and_function(nfn_folder, tmp_path, read_converted):
             torch.testing.assert_close(outputs[idx], siren.net(coords), rtol=1e-4, atol=1e-5)
 
 
-def test_default_split_points_are_nfns(nfn_folder, tmp_path, read_converted):
+def test_default_split_points_are_nfns(nfn_folder, tmp_path):
     out = convert_zoo("nfn-siren", nfn_folder, tmp_path / "zoo", progress=False)
     _, _, metrics, info = read_converted(out)
     assert info["source"]["split_points"] == [45000, 50000]
     assert {row["split"] for row in metrics} == {"train"}
 
 
-def test_several_variants_need_a_prefix(nfn_folder, tmp_path, read_converted):
+def test_several_variants_need_a_prefix(nfn_folder, tmp_path):
     (nfn_folder / "randinit_smaller_aug0_4s").mkdir()
     torch.save(_siren(9).state_dict(), nfn_folder / "randinit_smaller_aug0_4s" / "net0.pth")
     with pytest.raises(WeightnetError, match="several variants .*--prefix"):

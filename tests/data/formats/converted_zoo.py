@@ -1,4 +1,4 @@
-"""Read a converted zoo folder straight from its files, and check the zoo reader opens it."""
+"""Test helper: read a converted zoo folder from its files, and check the zoo reader opens it."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from weightnet.data.zoo import open_zoo
 from weightnet.weightspace import WeightSpec
 
 
-def _read_converted(path: Path) -> tuple[WeightSpec, np.ndarray, list[dict], dict]:
+def read_converted(path: Path) -> tuple[WeightSpec, np.ndarray, list[dict], dict]:
     """``(spec, weights (N, P), metrics rows, zoo.json)`` of the zoo folder ``path``."""
     info = json.loads((path / "zoo.json").read_text())
     spec = WeightSpec.from_dict({"layers": info["architecture"]["layers"]})
@@ -25,8 +24,3 @@ def _read_converted(path: Path) -> tuple[WeightSpec, np.ndarray, list[dict], dic
     assert info["num_models"] == len(set(zoo.metrics["run_id"]))  # training runs
     np.testing.assert_array_equal(zoo.weights, weights)
     return spec, weights, metrics, info
-
-
-@pytest.fixture
-def read_converted():
-    return _read_converted
