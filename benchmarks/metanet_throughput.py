@@ -113,10 +113,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=3, help="steps per model per round")
     parser.add_argument("--models", nargs="+", default=[*PEERS, *OURS])
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     parser.add_argument("--json", default=None, help="write the results here")
     parser.add_argument("--profile", default=None, help="profile one model instead")
     args = parser.parse_args()
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     spec = mlp_spec(SIZES)
     ws = random_weightspace(spec, args.batch_size, seed=0)

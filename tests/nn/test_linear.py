@@ -94,3 +94,19 @@ def test_output_scale_is_moderate():
 def test_unknown_io_mode():
     with pytest.raises(SpecError, match="unknown io mode"):
         WeightSpaceLinear(mlp_spec(), 1, 1, io="both")
+
+
+def test_edge_linear_matches_autograd():
+    from weightnet.nn.linear import edge_linear
+
+    torch.manual_seed(0)
+    args = [
+        torch.randn(2, 3, 4, 5, dtype=torch.float64, requires_grad=True),
+        torch.randn(5, 6, dtype=torch.float64, requires_grad=True),
+        torch.randn(2, 3, 6, dtype=torch.float64, requires_grad=True),
+        torch.randn(2, 4, 6, dtype=torch.float64, requires_grad=True),
+    ]
+    assert torch.autograd.gradcheck(edge_linear, args)
+    x, w, row, col = args
+    expected = x @ w + row[:, :, None] + col[:, None]
+    assert torch.allclose(edge_linear(*args), expected)

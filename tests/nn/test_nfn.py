@@ -47,3 +47,23 @@ def test_np_embeddings_shapes_and_repr():
     assert repr(layer).startswith("NPLinear(spec='cnn 2-4-3-3 k3x3 relu', in_channels=2")
     assert "io_embed=True" in repr(layer)
     assert repr(HNPLinear(spec, 2, 3)).endswith("io='hnp')")
+
+
+@pytest.mark.parametrize("spec", [*SPECS, mlp_spec((3, 2))], ids=[*IDS, "one-layer"])
+def test_io_embed_equals_adding_the_embeddings_to_the_inputs(spec):
+    """The embeddings are applied through pooled features, never materialized: check."""
+    torch.manual_seed(0)
+    layer = NPLinear(spec, 2, 3).double()
+    plain = NPLinear(spec, 2, 3, io_embed=False).double()
+    plain.load_state_dict(layer.state_dict(), strict=False)
+    ws = random_weightspace(spec, batch_size=3, channels=2).to(torch.float64)
+    emb = layer.embeddings
+    first, last = spec.layers[0], spec.layers[-1]
+    weights, biases = list(ws.weights), list(ws.biases)
+    shape0 = (1, 1, first.n_in, *first.kernel, 2)
+    weights[0] = weights[0] + emb["input"].reshape(shape0)
+    shape_last = (1, last.n_out, 1, *last.kernel, 2)
+    weights[-1] = weights[-1] + emb["output"].reshape(shape_last)
+    biases[-1] = biases[-1] + emb["output_bias"]
+    expected = plain(type(ws)(tuple(weights), tuple(biases)))
+    assert layer(ws).allclose(expected, atol=1e-10)

@@ -166,8 +166,16 @@ class NeuronSetLayout:
         return WeightSpace(tuple(weights), tuple(biases))
 
     # -------------------------------------------------------------- pooling
-    def pool(self, tensors: list[Tensor]) -> tuple[dict[int, Tensor], Tensor]:
+    def pool(
+        self,
+        tensors: list[Tensor],
+        edge_offsets: dict[int, tuple[Tensor | None, Tensor | None]] | None = None,
+    ) -> tuple[dict[int, Tensor], Tensor]:
         """Neuron features of every permutable set, and the global features.
+
+        ``edge_offsets[i] = (row_offset, col_offset)`` pools edge tensor ``i`` as if
+        ``row_offset[:, None] + col_offset[None]`` (``(n_row, D)``, ``(n_col, D)`` or
+        ``None``) had been added to it, without materializing the sum.
 
         Returns:
             ``sets[k]``: ``(B, n_k, D_k)``, what each neuron of set ``k`` sees: its node
@@ -177,9 +185,14 @@ class NeuronSetLayout:
         """
         parts: dict[int, list[Tensor]] = {k: [] for k in self.set_sizes}
         pooled = []
-        for slot, t in zip(self.slots, tensors, strict=True):
+        for i, (slot, t) in enumerate(zip(self.slots, tensors, strict=True)):
             if slot.kind == "edge":
                 over_cols, over_rows = edge_means(t)  # (B, n_row, D), (B, n_col, D)
+                row_off, col_off = (edge_offsets or {}).get(i, (None, None))
+                if row_off is not None:
+                    over_cols, over_rows = over_cols + row_off, over_rows + row_off.mean(0)
+                if col_off is not None:
+                    over_cols, over_rows = over_cols + col_off.mean(0), over_rows + col_off
                 parts[slot.row_set].append(over_cols)
                 parts[slot.col_set].append(over_rows)
                 pooled.append(over_cols.mean(1))

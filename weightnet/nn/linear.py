@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from weightnet.nn.layout import NeuronSetLayout
 from weightnet.weightspace import SpecError, WeightSpace, WeightSpec
 
-__all__ = ["IO_MODES", "WeightSpaceLinear"]
+__all__ = ["IO_MODES", "WeightSpaceLinear", "edge_linear"]
 
 IO_MODES = ("np", "hnp", "untied")
 
@@ -149,13 +149,23 @@ class WeightSpaceLinear(nn.Module):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
 
-    def transform_inputs(self, folded: list[Tensor]) -> list[Tensor]:
-        """Hook for subclasses: change the folded inputs before the linear map."""
-        return folded
+    def input_offsets(self) -> dict[int, tuple[Tensor | None, Tensor | None]]:
+        """Hook for subclasses: constant offsets added to the folded inputs.
+
+        Maps a slot index to ``(row_offset, col_offset)``, ``(n_row, D)`` and ``(n_col, D)``
+        (or ``None``), broadcast over the batch and the other axis. For edge tensors they
+        are applied through the pooled features and the pointwise term, never materialized.
+        """
+        return {}
 
     def forward(self, ws: WeightSpace) -> WeightSpace:
-        xs = self.transform_inputs(self.layout.fold(ws))
-        sets, pooled = self.layout.pool(xs)  # {k: (B, n_k, D_k)}, (B, D_g)
+        xs = self.layout.fold(ws)
+        offsets = self.input_offsets()
+        for idx, (row_off, _) in offsets.items():
+            if self.layout.slots[idx].kind == "node":
+                xs[idx] = xs[idx] + row_off  # (B, n, D)
+        edge_offsets = {i: o for i, o in offsets.items() if self.layout.slots[i].kind == "edge"}
+        sets, pooled = self.layout.pool(xs, edge_offsets)  # {k: (B, n_k, D_k)}, (B, D_g)
         g_parts = self.global_map(pooled).split(self._out_dims, dim=-1)
         set_parts: dict[tuple[int, str], Tensor] = {}
         for k, feats in sets.items():
@@ -170,17 +180,61 @@ class WeightSpaceLinear(nn.Module):
         for idx, (slot, x) in enumerate(zip(self.layout.slots, xs, strict=True)):
             g = g_parts[idx]
             if slot.kind == "global":
-                outs.append(g.clone())  # a fresh tensor, not a view of the split
+                outs.append(g)
                 continue
             row = set_parts[(idx, "row")] + g.unsqueeze(1)  # (B, n_row, D')
             if slot.kind == "node":
                 outs.append(row)
                 continue
-            y = row.unsqueeze(2) + set_parts[(idx, "col")].unsqueeze(1)  # (B, n_row, n_col, D')
+            col = set_parts[(idx, "col")]  # (B, n_col, D')
             weight = self.pointwise[slot.name]
-            if weight.ndim == 2:  # y += x @ weight, in place (one GEMM pass)
-                y.view(-1, y.shape[-1]).addmm_(x.reshape(-1, x.shape[-1]), weight)
+            if weight.ndim == 2:
+                row_off, col_off = edge_offsets.get(idx, (None, None))
+                if row_off is not None:  # (x + o) @ A = x @ A + o @ A
+                    row = row + row_off @ weight
+                if col_off is not None:
+                    col = col + col_off @ weight
+                outs.append(edge_linear(x, weight, row, col))
             else:
-                y += torch.einsum(self._pointwise_eq[slot.name], x, weight)
-            outs.append(y)
+                if idx in edge_offsets:
+                    raise SpecError("position-specific weights take no input offsets")
+                y = row.unsqueeze(2) + col.unsqueeze(1)  # (B, n_row, n_col, D')
+                outs.append(y + torch.einsum(self._pointwise_eq[slot.name], x, weight))
         return self.layout.unfold(outs, self.out_channels)
+
+
+class _EdgeLinear(torch.autograd.Function):
+    """``x @ weight + row[:, :, None] + col[:, None]`` with one output write and one GEMM."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, row: Tensor, col: Tensor) -> Tensor:
+        ctx.save_for_backward(x, weight)
+        y = torch.add(row.unsqueeze(2), col.unsqueeze(1))  # (B, n_row, n_col, D')
+        y.view(-1, y.shape[-1]).addmm_(x.reshape(-1, x.shape[-1]), weight)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, weight = ctx.saved_tensors
+        flat = grad.reshape(-1, grad.shape[-1])  # (B * n_row * n_col, D')
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_x = (flat @ weight.T).view(x.shape)
+        if ctx.needs_input_grad[1]:
+            grad_w = x.reshape(-1, x.shape[-1]).T @ flat
+        return grad_x, grad_w, grad.sum(2), grad.sum(1)
+
+
+def edge_linear(x: Tensor, weight: Tensor, row: Tensor, col: Tensor) -> Tensor:
+    """Pointwise map of an edge tensor plus row and column broadcasts, fused.
+
+    Args:
+        x: ``(B, n_row, n_col, D)``.
+        weight: ``(D, D')``.
+        row: ``(B, n_row, D')``, broadcast over columns.
+        col: ``(B, n_col, D')``, broadcast over rows.
+
+    Returns:
+        ``(B, n_row, n_col, D')``.
+    """
+    return _EdgeLinear.apply(x, weight, row, col)

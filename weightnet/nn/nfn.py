@@ -65,14 +65,17 @@ class NPLinear(WeightSpaceLinear):
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, io_embed={self.io_embed}"
 
-    def transform_inputs(self, folded: list[Tensor]) -> list[Tensor]:
+    def input_offsets(self) -> dict[int, tuple[Tensor | None, Tensor | None]]:
         if not self.io_embed:
-            return folded
-        folded = list(folded)
-        folded[0] = folded[0] + self.embeddings["input"]  # (B, n_1, n_0, K*C)
-        folded[-2] = folded[-2] + self.embeddings["output"].unsqueeze(1)  # (B, n_L, n_{L-1}, K*C)
-        folded[-1] = folded[-1] + self.embeddings["output_bias"]  # (B, n_L, C)
-        return folded
+            return {}
+        last = 2 * len(self.spec) - 1
+        offsets: dict[int, tuple[Tensor | None, Tensor | None]] = {
+            0: (None, self.embeddings["input"]),  # columns of the first weight
+            last: (self.embeddings["output_bias"], None),  # the last bias
+        }
+        row_off, col_off = offsets.get(last - 1, (None, None))
+        offsets[last - 1] = (self.embeddings["output"], col_off)  # rows of the last weight
+        return offsets
 
 
 class HNPLinear(WeightSpaceLinear):
