@@ -4,7 +4,9 @@ Task: predict one scalar from the weights of 64->32->32->10 MLPs; batch 64, 32 h
 channels, 3 equivariant layers, MLP head (pooled -> 128 -> 1); one training step is
 forward + MSE + backward + Adam on a fixed batch. All models run in one process, in
 interleaved rounds (the order rotates every round) so that a shared, noisy CPU affects
-every model alike; the figure per model is the median over rounds.
+every model alike; the figure per model is the median over rounds, and a ratio to the
+peer is the median of the per-round ratios. On a loaded machine ``--threads 1`` avoids
+the intra-op thread synchronization stalls that otherwise dominate.
 
 Also reports the achieved GFLOP/s of weightnet's ``nfn_np`` step (FLOPs counted by
 ``torch.utils.flop_counter``) as a fraction of a large fp32 matmul on this machine.
@@ -83,7 +85,7 @@ def make_step(model: nn.Module, inputs, target: torch.Tensor) -> Callable[[], fl
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        return float(loss)
+        return float(loss.detach())
 
     return step
 
@@ -99,8 +101,14 @@ def matmul_gflops(n: int = 2048, reps: int = 5) -> float:
     return 2 * n**3 / best / 1e9
 
 
+def _inplace_addmm_flops(self_shape, a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
+    return 2 * a_shape[0] * a_shape[1] * b_shape[1]
+
+
 def step_flops(step: Callable[[], float]) -> int:
-    with FlopCounterMode(display=False) as counter:
+    """FLOPs of one step; the in-place GEMM of ``edge_linear`` (``addmm_``) counted too."""
+    mapping = {torch.ops.aten.addmm_: _inplace_addmm_flops}
+    with FlopCounterMode(display=False, custom_mapping=mapping) as counter:
         step()
     return counter.get_total_flops()
 
@@ -181,9 +189,17 @@ def main() -> None:
     pairs = [("nfn_np", "peer_nfn_np"), ("nfn_hnp", "peer_nfn_hnp")]
     for ours, peer in pairs:
         if ours in rate and peer in rate:
-            results["ratios"][f"{ours} / {peer}"] = rate[ours] / rate[peer]
+            # per round, the two ran seconds apart: the median ratio is robust to load swings
+            per_round = [p / o for p, o in zip(times[peer], times[ours], strict=True)]
+            results["ratios"][f"{ours} / {peer}"] = statistics.median(per_round)
     if "dws" in rate:
         results["ratios"]["dws / DWSNets reference"] = rate["dws"] / REFERENCE["DWSNets"]
+        if "peer_nfn_np" in rate:
+            # the reference was measured on an idle machine: scale by the peer's slowdown
+            slowdown = REFERENCE["nfn NP"] / rate["peer_nfn_np"]
+            results["ratios"]["dws / DWSNets reference, load-adjusted"] = (
+                rate["dws"] * slowdown / REFERENCE["DWSNets"]
+            )
     for key, value in results["ratios"].items():
         print(f"{key:<32} {value:6.2f}x")
 

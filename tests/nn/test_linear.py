@@ -110,3 +110,19 @@ def test_edge_linear_matches_autograd():
     x, w, row, col = args
     expected = x @ w + row[:, :, None] + col[:, None]
     assert torch.allclose(edge_linear(*args), expected)
+
+
+def test_large_feature_maps_run_as_convolution_with_the_same_result():
+    from weightnet.nn import linear
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 7, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(7, 3, dtype=torch.float64, requires_grad=True)
+    small = linear._features_matmul(x, w)
+    threshold = linear._CONV_THRESHOLD
+    linear._CONV_THRESHOLD = 0
+    try:
+        assert torch.allclose(linear._features_matmul(x, w), small)
+        assert torch.autograd.gradcheck(linear._features_matmul, (x, w))
+    finally:
+        linear._CONV_THRESHOLD = threshold

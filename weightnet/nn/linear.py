@@ -173,7 +173,7 @@ class WeightSpaceLinear(nn.Module):
             if weight.ndim == 3:  # position-specific (untied input/output neurons)
                 h = torch.einsum("bnd,nde->bne", feats, weight) + self.set_biases[str(k)]
             else:
-                h = feats @ weight  # (B, n_k, E_k)
+                h = _features_matmul(feats, weight)  # (B, n_k, E_k)
             widths = [self._out_dims[idx] for idx, _ in self._set_parts[k]]
             set_parts.update(zip(self._set_parts[k], h.split(widths, dim=-1), strict=True))
         outs = []
@@ -201,6 +201,26 @@ class WeightSpaceLinear(nn.Module):
                 y = row.unsqueeze(2) + col.unsqueeze(1)  # (B, n_row, n_col, D')
                 outs.append(y + torch.einsum(self._pointwise_eq[slot.name], x, weight))
         return self.layout.unfold(outs, self.out_channels)
+
+
+#: Above this many multiply-adds a CPU feature map runs as a 1x1 convolution (see below).
+_CONV_THRESHOLD = 2**28
+
+
+def _features_matmul(x: Tensor, weight: Tensor) -> Tensor:
+    """``x @ weight`` for ``x (B, n, D)``, ``weight (D, E)``.
+
+    Large products on CPU run as a 1x1 channels-last convolution: oneDNN's kernels beat
+    the BLAS GEMM by about 1.3x (forward and backward) for the folded HNP features, and
+    the channels-last views need no copy of ``x`` or of the output.
+    """
+    batch, n, d = x.shape
+    if x.device.type != "cpu" or x.numel() * weight.shape[1] < _CONV_THRESHOLD:
+        return x @ weight
+    image = x.unsqueeze(2).permute(0, 3, 1, 2)  # (B, D, n, 1), channels-last strides
+    kernel = weight.t().reshape(weight.shape[1], d, 1, 1)  # (E, D, 1, 1)
+    out = nn.functional.conv2d(image, kernel)  # (B, E, n, 1), channels-last
+    return out.permute(0, 2, 3, 1).reshape(batch, n, -1)  # (B, n, E)
 
 
 class _EdgeLinear(torch.autograd.Function):
