@@ -3,8 +3,16 @@
 Composes ``conf/train.yaml``, seeds everything, builds the data module, the model
 (``model`` partial called with the data's spec and the task's ``model_args``), the
 task and the trainer; fits; tests the best checkpoint; writes ``results.json`` in the
-run directory and prints the test metrics. A bad configuration or a missing zoo ends
-with one line on stderr and exit code 2 (``HYDRA_FULL_ERROR=1`` shows the traceback).
+run directory and prints the test metrics. ``train=false ckpt_path=CKPT`` only tests CKPT.
+A bad configuration or a missing zoo ends with one line on stderr and exit code 2
+(``HYDRA_FULL_ERROR=1`` shows the traceback). Under DDP only the first process writes.
+
+``logger=wandb`` glue (the library never imports wandb): with no API key and no
+``WANDB_MODE`` the run is logged offline (one line says so) instead of prompting; the
+resolved config is the run's config (keys a W&B sweep set are kept as the sweep gave
+them); the run summary holds the best value of the monitored metric; PNG figures of
+the run directory go to the run as images. The function returns the best monitored
+value, which Hydra sweepers (Optuna) optimize.
 """
 
 from __future__ import annotations
@@ -28,6 +36,10 @@ def build(cfg: DictConfig) -> tuple[Any, Any, Any]:
     import lightning.pytorch as pl
     from hydra.utils import instantiate
 
+    if not cfg.get("train", True) and not cfg.get("ckpt_path"):
+        raise ValueError("train=false: give the checkpoint to test as ckpt_path=CKPT")
+    if cfg.get("ckpt_path") and not Path(cfg.ckpt_path).is_file():
+        raise FileNotFoundError(f"{cfg.ckpt_path}: no such checkpoint (ckpt_path)")
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
@@ -38,21 +50,33 @@ def build(cfg: DictConfig) -> tuple[Any, Any, Any]:
     # called outside instantiate so that model_config (which has a _target_) stays plain data
     task = instantiate(cfg.task, _partial_=True)(model=model, model_config=model_config)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    if (cfg.get("logger") or {}).get("wandb"):
+        _wandb_offline_unless_logged_in()
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    config = OmegaConf.to_container(cfg, resolve=True)
     for logger in trainer.loggers:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        if _is_wandb(logger):
+            _wandb_log_config(logger, config)
+        else:
+            logger.log_hyperparams(config)
     return datamodule, task, trainer
 
 
 def train(cfg: DictConfig, datamodule: Any, task: Any, trainer: Any) -> dict[str, Any]:
     """Fit, test the best checkpoint, write ``results.json``; returns its content."""
-    start = time.perf_counter()
-    trainer.fit(task, datamodule=datamodule)
-    fit_seconds = time.perf_counter() - start
-    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    fit_seconds, samples = 0.0, 0
+    if cfg.get("train", True):
+        start = time.perf_counter()
+        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+        fit_seconds = time.perf_counter() - start
+        samples = task.train_samples_seen * trainer.world_size  # all processes
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        _wandb_summarize_best(trainer, cfg.get("monitor"))
+    else:
+        best = str(cfg.ckpt_path)
     test = trainer.test(
-        task, datamodule=datamodule, ckpt_path="best" if best else None, weights_only=True
+        task, datamodule=datamodule, ckpt_path=best or None, weights_only=True, verbose=False
     )[0]
     choices = HydraConfig.get().runtime.choices
     results = {
@@ -63,14 +87,87 @@ def train(cfg: DictConfig, datamodule: Any, task: Any, trainer: Any) -> dict[str
         "test": {k: float(v) for k, v in test.items() if k.startswith("test/")},
         "best_checkpoint": str(Path(best).resolve()) if best else None,
         "fit_seconds": fit_seconds,
-        "train_samples_per_second": task.train_samples_seen / fit_seconds,
+        "train_samples_per_second": samples / fit_seconds if fit_seconds else 0.0,
     }
     out = Path(cfg.paths.output_dir)
-    tmp = out / "results.json.tmp"
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    tmp.replace(out / "results.json")
-    print_results(results, out / "results.json")
+    if trainer.is_global_zero:
+        tmp = out / "results.json.tmp"
+        tmp.write_text(json.dumps(results, indent=2) + "\n")
+        tmp.replace(out / "results.json")
+        print_results(results, out / "results.json")
+    for logger in trainer.loggers:
+        if _is_wandb(logger):
+            _wandb_finish(logger, sorted(out.glob("*.png")))
     return results
+
+
+def _is_wandb(logger: Any) -> bool:
+    from lightning.pytorch.loggers import WandbLogger
+
+    return isinstance(logger, WandbLogger)
+
+
+def _wandb_api_key_found() -> bool:
+    """Whether W&B has credentials: ``WANDB_API_KEY`` or a netrc entry for its host."""
+    import netrc
+    from urllib.parse import urlparse
+
+    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    try:
+        found = netrc.netrc(os.environ.get("NETRC") or None).authenticators(host or "")
+    except (OSError, netrc.NetrcParseError):
+        return False
+    return found is not None
+
+
+def _wandb_offline_unless_logged_in() -> None:
+    """Without credentials and without ``WANDB_MODE``, log offline instead of prompting."""
+    if os.environ.get("WANDB_MODE") or _wandb_api_key_found():
+        return
+    os.environ["WANDB_MODE"] = "offline"  # inherited by DDP processes and later multirun jobs
+    print(
+        "wandb: no API key (set WANDB_API_KEY or run `wandb login`): logging offline; "
+        "`wandb sync` uploads the run later",
+        file=sys.stderr,
+    )
+
+
+def _wandb_log_config(logger: Any, config: dict[str, Any]) -> None:
+    """The resolved config and the Hydra group choices become the W&B run config.
+
+    Keys already in the run config (set by a W&B sweep agent, e.g. ``model: dws``) are
+    left as they are, so that the sweep reads back the values it chose.
+    """
+    from lightning.pytorch.utilities import rank_zero_only
+
+    if rank_zero_only.rank != 0:
+        return
+    run = logger.experiment
+    config = {**config, "choices": dict(HydraConfig.get().runtime.choices)}
+    run.config.update({k: v for k, v in config.items() if k not in run.config})
+
+
+def _wandb_summarize_best(trainer: Any, monitor: DictConfig | None) -> None:
+    """Put the best (checkpointed) value of the monitored metric in the W&B run summary."""
+    checkpoint = trainer.checkpoint_callback
+    if monitor is None or checkpoint is None or checkpoint.best_model_score is None:
+        return
+    for logger in trainer.loggers:
+        if _is_wandb(logger) and trainer.is_global_zero:
+            logger.experiment.summary[monitor.metric] = float(checkpoint.best_model_score)
+
+
+def _wandb_finish(logger: Any, figures: list[Path]) -> None:
+    """Log the run directory's PNG figures, then close the run (the next job starts anew)."""
+    from lightning.pytorch.utilities import rank_zero_only
+
+    if rank_zero_only.rank != 0:
+        return
+    for figure in figures:
+        logger.log_image(key=f"figures/{figure.stem}", images=[str(figure)])
+    logger.experiment.finish()
 
 
 def print_results(results: dict[str, Any], path: Path) -> None:
@@ -110,8 +207,11 @@ def _check_overrides(argv: list[str]) -> None:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
-def main(cfg: DictConfig) -> None:
-    """Entry point; configuration and data errors become one line and exit code 2."""
+def main(cfg: DictConfig) -> float | None:
+    """Entry point; configuration and data errors become one line and exit code 2.
+
+    Returns the best value of the monitored validation metric (what sweepers optimize).
+    """
     import logging
 
     import lightning  # noqa: F401  (adds a console handler of its own to the "lightning" logger)
@@ -137,6 +237,9 @@ def main(cfg: DictConfig) -> None:
         print(f"error: {_one_line(err)}", file=sys.stderr)
         sys.exit(2)
     train(cfg, datamodule, task, trainer)
+    checkpoint = trainer.checkpoint_callback
+    best = checkpoint.best_model_score if checkpoint is not None else None
+    return float(best) if best is not None else None
 
 
 if __name__ == "__main__":

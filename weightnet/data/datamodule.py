@@ -15,7 +15,8 @@ from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
-from torch.utils.data import DataLoader
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Sampler
 
 from weightnet.data.dataset import WeightSpaceCollate, ZooDataset
 from weightnet.data.normalization import WeightStats
@@ -181,6 +182,7 @@ class ZooDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")
 
+            sampler=None if train else _evaluation_sampler(getattr(self, f"{split}_set")),
     def val_dataloader(self) -> DataLoader:
         return self._loader("val")
 
@@ -210,3 +212,17 @@ class ZooDataModule(pl.LightningDataModule):
         """Restore the normalization statistics saved with a checkpoint."""
         if state_dict.get("stats") is not None:
             self.stats = WeightStats.from_dict(state_dict["stats"])
+
+
+def _evaluation_sampler(dataset: ZooDataset) -> Sampler | None:
+    """Under DDP, each process evaluates every ``world_size``-th network, none twice.
+
+    Lightning's default ``DistributedSampler`` pads the last shard with repeated
+    networks; metrics (synced by torchmetrics over processes) would count those twice.
+    Shards may then differ by one network; a split needs at least ``world_size`` networks.
+    """
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return None
+    from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+
+    return UnrepeatedDistributedSampler(dataset, shuffle=False)

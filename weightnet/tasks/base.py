@@ -6,7 +6,8 @@ It constructs neither data nor models. Subclasses implement :meth:`model_step`
 (loss, predictions, targets of one batch) and :meth:`make_metrics` (a
 torchmetrics ``MetricCollection``); the base class runs the shared train / val /
 test steps and logs ``"{split}/loss"`` and ``"{split}/{metric}"``, where val and test
-metrics accumulate over the whole epoch before they are computed.
+metrics accumulate over the whole epoch (and over all processes under DDP) before they
+are computed. :meth:`collect_outputs` sees every batch's predictions.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import lightning.pytorch as pl
 from torch import Tensor, nn
 from torch.optim import Optimizer
-from torchmetrics import MetricCollection
+from torchmetrics import MeanMetric, MetricCollection
 
 __all__ = ["MetanetTask", "OptimizerFactory", "SchedulerFactory"]
 
@@ -59,6 +60,8 @@ class MetanetTask(pl.LightningModule):
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
+        # val / test loss: the mean over every example of all processes (exact under DDP)
+        self.eval_losses = nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
         self.train_samples_seen = 0
 
     # ------------------------------------------------------- task interface
@@ -70,6 +73,9 @@ class MetanetTask(pl.LightningModule):
         """``(loss, predictions, targets)`` of one batch; predictions feed the metrics."""
         raise NotImplementedError
 
+    def collect_outputs(self, split: str, preds: Tensor, targets: Tensor) -> None:
+        """Called with every batch's predictions and targets (e.g. to draw test-set figures)."""
+
     def forward(self, inputs: Any) -> Tensor:
         return self.model(inputs)
 
@@ -80,15 +86,18 @@ class MetanetTask(pl.LightningModule):
         metrics.update(preds, targets)
         batch_size = len(targets)
         train = split == "train"
+        if not train:
+            self.eval_losses[split].update(loss.detach(), weight=batch_size)
         self.log(
             f"{split}/loss",
-            loss,
+            loss if train else self.eval_losses[split],
             on_step=train,
             on_epoch=True,
             prog_bar=True,
             batch_size=batch_size,
         )
         self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=batch_size)
+        self.collect_outputs(split, preds, targets)
         if train:
             self.train_samples_seen += batch_size
         return loss

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchmetrics import MeanSquaredError, MetricCollection
+from torchmetrics import CatMetric, MeanSquaredError, MetricCollection
+from torchmetrics.functional import kendall_rank_corrcoef
 from torchmetrics.regression import KendallRankCorrCoef, R2Score
 
 from weightnet.tasks.base import MetanetTask, OptimizerFactory, SchedulerFactory
@@ -25,7 +27,10 @@ class GeneralizationTask(MetanetTask):
     """Regress a target in ``[0, 1]`` (test accuracy) from weights through a sigmoid.
 
     Batches are ``(WeightSpace, targets (B,))``; the model maps the weight space to
-    ``(B, 1)`` logits. Metrics: ``kendall_tau`` (tau-b), ``r2``, ``mse``.
+    ``(B, 1)`` logits. Metrics: ``kendall_tau`` (tau-b), ``r2``, ``mse``. At the end of a
+    test epoch, ``test_predictions.png`` (predicted vs true, see
+    :func:`weightnet.plots.prediction_scatter`) is written to the trainer's
+    ``default_root_dir`` (by the first process only; predictions of all processes).
 
     Args:
         model: metanetwork with one output.
@@ -47,6 +52,9 @@ class GeneralizationTask(MetanetTask):
             raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
         self.loss_name = loss
         super().__init__(model, optimizer, scheduler, model_config)
+        # every test prediction and target (gathered from all processes under DDP)
+        self.test_preds = CatMetric()
+        self.test_targets = CatMetric()
 
     def make_metrics(self) -> MetricCollection:
         return MetricCollection(
@@ -66,3 +74,19 @@ class GeneralizationTask(MetanetTask):
         else:
             loss = F.mse_loss(preds, targets)
         return loss, preds.detach(), targets
+
+    def collect_outputs(self, split: str, preds: Tensor, targets: Tensor) -> None:
+        if split == "test":
+            self.test_preds.update(preds)
+            self.test_targets.update(targets)
+
+    def on_test_epoch_end(self) -> None:
+        from weightnet.plots import prediction_scatter, save_figure
+
+        preds, targets = self.test_preds.compute(), self.test_targets.compute()  # (N,) each
+        self.test_preds.reset()
+        self.test_targets.reset()
+        if self.trainer.is_global_zero and preds.numel() > 1:
+            tau = float(kendall_rank_corrcoef(preds, targets))
+            figure = prediction_scatter(preds.cpu().numpy(), targets.cpu().numpy(), tau)
+            save_figure(figure, Path(self.trainer.default_root_dir) / "test_predictions.png")

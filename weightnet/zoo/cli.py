@@ -75,6 +75,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info.add_argument("--json", action="store_true", help="print the summary as JSON")
     info.set_defaults(func=_info)
 
+    info.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="also save a histogram of the models' test accuracies as PNG (one series per zoo)",
+    )
     register_convert(commands)
 
 
@@ -99,3 +104,20 @@ def _info(args: argparse.Namespace) -> int:
     summaries = summarize(args.path)
     print(json.dumps(summaries, indent=1) if args.json else format_summary(summaries))
     return 0 if all(s["checksum_ok"] for s in summaries["zoos"]) else 1
+    if args.plot:
+        _plot_accuracies(args.path, args.plot)
+
+
+def _plot_accuracies(path: str, out: str) -> None:
+    import sys
+    from pathlib import Path
+
+    from weightnet.data.zoo import ZooError, open_zoos
+    from weightnet.plots import accuracy_histogram, save_figure
+
+    zoos = [z for z in open_zoos(path) if "test_accuracy" in z.metrics]
+    if not zoos:
+        raise ZooError(f"{path}: no test_accuracy column in metrics.csv to plot")
+    accuracies = {z.path.name: z.metrics["test_accuracy"] for z in zoos}
+    title = f"{Path(path).name}: test accuracy of {sum(len(z) for z in zoos)} models"
+    print(f"wrote {save_figure(accuracy_histogram(accuracies, title=title), out)}", file=sys.stderr)
