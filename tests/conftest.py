@@ -68,6 +68,12 @@ def write_tiny_zoo(
     return path
 
 
+@pytest.fixture(scope="session")
+def write_zoo():
+    """:func:`write_tiny_zoo`, for tests that need several or differently shaped zoos."""
+    return write_tiny_zoo
+
+
 @pytest.fixture
 def tiny_zoo(tmp_path: Path) -> Path:
     """A 12-run, 36-row zoo of ``4-6-5-3`` ReLU MLPs in ``tmp_path / "zoo"``."""

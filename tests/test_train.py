@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import write_tiny_zoo
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf, open_dict
@@ -36,8 +35,8 @@ def _compose(overrides, output_dir):
 
 
 @pytest.fixture(scope="module")
-def zoo(tmp_path_factory):
-    return write_tiny_zoo(tmp_path_factory.mktemp("train") / "zoo")
+def zoo(tmp_path_factory, write_zoo):
+    return write_zoo(tmp_path_factory.mktemp("train") / "zoo")
 
 
 @pytest.mark.parametrize("model", MODELS)

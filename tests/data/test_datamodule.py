@@ -3,11 +3,10 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import write_tiny_zoo
-from weightnet.data.zoo import ZooError, open_zoo
 
 from weightnet.data.datamodule import ZooDataModule
 from weightnet.data.normalization import WeightStats
+from weightnet.data.zoo import ZooError, open_zoo
 from weightnet.functional import forward
 from weightnet.weightspace import WeightSpace
 
@@ -71,9 +70,9 @@ def test_augmented_training_batches_compute_the_same_functions(tiny_zoo):
     )
 
 
-def test_a_list_of_same_architecture_zoos(tmp_path):
-    a = write_tiny_zoo(tmp_path / "a", num_runs=6, seed=1)
-    b = write_tiny_zoo(tmp_path / "b", num_runs=6, seed=2)
+def test_a_list_of_same_architecture_zoos(tmp_path, write_zoo):
+    a = write_zoo(tmp_path / "a", num_runs=6, seed=1)
+    b = write_zoo(tmp_path / "b", num_runs=6, seed=2)
     dm = _setup([a, b])
     assert len(dm.train_set) + len(dm.val_set) + len(dm.test_set) == 36
     assert set(dm.train_set.rows[:, 0].tolist()) == {0, 1}
@@ -81,9 +80,9 @@ def test_a_list_of_same_architecture_zoos(tmp_path):
     assert ws.batch_size == 5 and targets.shape == (5,)
 
 
-def test_mixed_architectures_are_refused(tmp_path):
-    a = write_tiny_zoo(tmp_path / "a")
-    b = write_tiny_zoo(tmp_path / "b", sizes=(4, 7, 3))
+def test_mixed_architectures_are_refused(tmp_path, write_zoo):
+    a = write_zoo(tmp_path / "a")
+    b = write_zoo(tmp_path / "b", sizes=(4, 7, 3))
     with pytest.raises(ZooError, match="one architecture"):
         _setup([a, b])
 
@@ -95,12 +94,12 @@ def test_missing_path_and_target(tmp_path, tiny_zoo):
         _setup(tiny_zoo, target="nope")
 
 
-def test_the_builtin_zoo_is_generated_on_first_use_only(tmp_path, monkeypatch):
+def test_the_builtin_zoo_is_generated_on_first_use_only(tmp_path, monkeypatch, write_zoo):
     calls = []
 
     def fake_generate(recipe, out, num_models, seed=0, progress=True):
         calls.append((recipe, num_models, seed))
-        return write_tiny_zoo(out)
+        return write_zoo(out)
 
     monkeypatch.setattr("weightnet.zoo.recipes.generate_zoo", fake_generate)
     out = tmp_path / "data" / "builtin"
