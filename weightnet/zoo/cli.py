@@ -16,6 +16,8 @@ _GENERATE_EPILOG = """recipes:
   digits-cnn         three 3x3 convs of 8 channels, global average pooling, linear head
   digits-mlp-hetero  MLPs with 1-4 hidden layers of widths 8-64; DIR gets one zoo folder
                      per architecture
+  digits-inr         SIRENs 2-32-32-1 fitted to the digits upsampled to 28x28 (N counts
+                     INRs, 2 per image; splits by image)
 
 Every run samples activation (relu/tanh), init std, learning rate, L2 (log-uniform),
 optimizer (SGD/Adam) and its fraction of the training split (Unterthiner et al. 2020),
@@ -43,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     generate.add_argument(
-        "recipe", metavar="RECIPE", help="digits-mlp, digits-cnn, digits-mlp-hetero"
+        "recipe", metavar="RECIPE", help="digits-mlp, digits-cnn, digits-mlp-hetero, digits-inr"
     )
     generate.add_argument(
         "--out",

@@ -26,6 +26,7 @@ from weightnet.weightspace import WeightSpace, WeightSpec
 from weightnet.zoo.architectures import CNN, MLP
 from weightnet.zoo.classification import ClassificationRuns
 from weightnet.zoo.digits import DigitsData, load_digits_data
+from weightnet.zoo.inr import DIGITS_INR, InrRecipe
 from weightnet.zoo.optim import VectorizedOptimizer
 from weightnet.zoo.seeding import ARCHITECTURES, BATCHES, HYPERPARAMETERS, INIT, SUBSET, stream
 from weightnet.zoo.trainer import chunk_runs, train_networks
@@ -279,7 +280,7 @@ def _digits_mlp_hetero(seed: int, num_models: int) -> list[tuple[str, WeightSpec
 
 
 #: The built-in recipes by name.
-RECIPES: dict[str, ClassifierRecipe] = {
+RECIPES: dict[str, ClassifierRecipe | InrRecipe] = {
     recipe.name: recipe
     for recipe in (
         ClassifierRecipe(
@@ -306,6 +307,7 @@ RECIPES: dict[str, ClassifierRecipe] = {
             input_shape=(64,),
             one_folder_per_architecture=True,
         ),
+        DIGITS_INR,
     )
 }
 
