@@ -28,13 +28,14 @@ def summarize_zoo(zoo: Zoo) -> dict:
         "file_bytes": {name: (zoo.path / name).stat().st_size for name in ZOO_FILES},
         "checksum_ok": sha256_file(zoo.path / "weights.npy") == meta.get("weights_sha256"),
     }
-    if "test_accuracy" in metrics:
-        acc = metrics["test_accuracy"].astype(np.float64)
+    accuracy = metrics.get("test_accuracy", np.zeros(0)).astype(np.float64)
+    accuracy = accuracy[np.isfinite(accuracy)]
+    if accuracy.size:
         summary["test_accuracy"] = {
-            "mean": float(np.nanmean(acc)),
-            "std": float(np.nanstd(acc)),
-            "min": float(np.nanmin(acc)),
-            "max": float(np.nanmax(acc)),
+            "mean": float(accuracy.mean()),
+            "std": float(accuracy.std()),
+            "min": float(accuracy.min()),
+            "max": float(accuracy.max()),
         }
     if "step" in metrics:
         steps = np.unique(metrics["step"].astype(np.float64))
