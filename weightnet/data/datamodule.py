@@ -18,7 +18,7 @@ import numpy as np
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 
-from weightnet.data.dataset import WeightSpaceCollate, ZooDataset
+from weightnet.data.dataset import Transform, WeightSpaceCollate, ZooDataset
 from weightnet.data.normalization import WeightStats
 from weightnet.data.splits import split_by_group
 from weightnet.data.transforms import RandomPermutation
@@ -50,6 +50,9 @@ class ZooDataModule(pl.LightningDataModule):
         split_column: a ``metrics.csv`` column that fixes the split instead (rows marked
             ``train``, ``val``, ``test``; other rows unused), e.g. the ``split`` column
             that ``weightnet zoo convert`` writes for published protocols.
+        transforms: more training-batch augmentations (:mod:`weightnet.data.transforms`),
+            applied after ``augment``'s permutation; a mapping (name -> transform or
+            ``None``, as Hydra configs give them) applies its non-``None`` values in order.
 
     After :meth:`setup`: ``spec``, ``stats`` (or ``None``), ``zoos`` and the datasets
     ``train_set``, ``val_set``, ``test_set``.
@@ -68,6 +71,7 @@ class ZooDataModule(pl.LightningDataModule):
         generate: Mapping[str, Any] | None = None,
         pin_memory: bool = False,
         split_column: str | None = None,
+        transforms: Sequence[Transform] | Mapping[str, Transform | None] = (),
     ) -> None:
         super().__init__()
         paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
@@ -86,6 +90,9 @@ class ZooDataModule(pl.LightningDataModule):
         self.generate = dict(generate) if generate else None
         self.pin_memory = pin_memory
         self.split_column = split_column
+        if isinstance(transforms, Mapping):
+            transforms = [t for t in transforms.values() if t is not None]
+        self.transforms = list(transforms)
         self.zoos: list[Zoo] = []
         self.spec: WeightSpec | None = None
         self.stats: WeightStats | None = None
@@ -169,10 +176,13 @@ class ZooDataModule(pl.LightningDataModule):
             raise RuntimeError("call setup() before asking for a data loader")
         train = split == "train"
         transforms = [RandomPermutation()] if (train and self.augment) else []
+        if train:
+            transforms += self.transforms
         return DataLoader(
             getattr(self, f"{split}_set"),
             batch_size=self.batch_size,
             shuffle=train,
+            sampler=None if train else _evaluation_sampler(getattr(self, f"{split}_set")),
             num_workers=self.num_workers,
             collate_fn=WeightSpaceCollate(self.spec, self.stats, transforms),
             pin_memory=self.pin_memory,
@@ -182,7 +192,6 @@ class ZooDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")
 
-            sampler=None if train else _evaluation_sampler(getattr(self, f"{split}_set")),
     def val_dataloader(self) -> DataLoader:
         return self._loader("val")
 

@@ -89,7 +89,8 @@ class WeightSpaceCollate:
     Args:
         spec: the architecture of the rows.
         stats: per-tensor normalization statistics (``None``: no normalization).
-        transforms: batch transforms applied after normalization, in order.
+        transforms: batch transforms applied to the raw weights before normalization, in
+            order (so symmetry transforms act exactly).
     """
 
     def __init__(
@@ -105,8 +106,8 @@ class WeightSpaceCollate:
     def __call__(self, batch: tuple[Tensor, Tensor]) -> tuple[WeightSpace, Tensor]:
         rows, targets = batch
         ws = WeightSpace.from_flat(self.spec, rows)  # weights[i]: (B, n_out, n_in, *kernel, 1)
-        if self.stats is not None:
-            ws = self.stats.normalize(ws)
         for transform in self.transforms:
             ws = transform(ws, self.spec)
+        if self.stats is not None:
+            ws = self.stats.normalize(ws)
         return ws, targets

@@ -84,16 +84,24 @@ class WeightStats:
 
     def normalize(self, ws: WeightSpace) -> WeightSpace:
         """``(t - mean) / std`` for every weight and bias tensor of ``ws``."""
+        return self._affine(ws, lambda t, m, s: (t - m) / s)
+
+    def denormalize(self, ws: WeightSpace) -> WeightSpace:
+        """The inverse of :meth:`normalize`: ``t * std + mean`` for every tensor."""
+        return self._affine(ws, lambda t, m, s: t * s + m)
+
+    def _affine(self, ws: WeightSpace, fn) -> WeightSpace:
+        """``fn(tensor, mean, std)`` for every weight and bias tensor of ``ws``."""
         if len(ws) != len(self.weight_mean):
             raise SpecError(
                 f"statistics for {len(self.weight_mean)} layers, weights have {len(ws)}"
             )
         weights = tuple(
-            (w - m) / s
+            fn(w, m, s)
             for w, m, s in zip(ws.weights, self.weight_mean, self.weight_std, strict=True)
         )
         biases = tuple(
-            (b - m) / s for b, m, s in zip(ws.biases, self.bias_mean, self.bias_std, strict=True)
+            fn(b, m, s) for b, m, s in zip(ws.biases, self.bias_mean, self.bias_std, strict=True)
         )
         return WeightSpace(weights, biases)
 
