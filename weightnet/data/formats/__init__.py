@@ -16,7 +16,7 @@ __all__ = ["FORMATS", "convert_zoo"]
 #: Format name -> what it reads.
 FORMATS = {
     "cnn-zoo": "Small CNN Zoo (Unterthiner et al. 2020): weights.npy, layout.csv, metrics.csv.gz",
-    "dws-inr": "DWSNets MNIST INRs: <data>_png_<split>_<label>_<idx>/checkpoints/*.pth + splits JSON",
+    "dws-inr": "DWSNets INRs (MNIST, Fashion-MNIST): one .pth per image + splits JSON",
     "nfn-siren": "NFN SIRENs: <prefix>_<label>s/net<idx>.pth",
     "checkpoints": "a folder of state_dicts (.pt, .pth, .safetensors), optional --targets CSV",
 }

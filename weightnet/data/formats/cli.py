@@ -12,7 +12,7 @@ __all__ = ["register_convert"]
 
 _EPILOG = """formats:
   cnn-zoo      Small CNN Zoo (Unterthiner et al. 2020); --splits: NFN's split CSV
-  dws-inr      DWSNets MNIST INRs; --splits: the splits JSON (default: *splits*.json
+  dws-inr      DWSNets MNIST / Fashion-MNIST INRs; --splits: the splits JSON (default: *splits*.json
                inside SRC or beside it)
   nfn-siren    NFN SIREN INRs; --prefix, --split-points
   checkpoints  a folder of .pt/.pth/.safetensors state_dicts; --targets, --activation
