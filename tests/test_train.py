@@ -15,8 +15,10 @@ from omegaconf import OmegaConf, open_dict
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import train  # noqa: E402
+from weightnet.models import MODELS as MODEL_REGISTRY  # noqa: E402
 
-MODELS = sorted(p.stem for p in (ROOT / "conf" / "model").glob("*.yaml"))
+# the metanets of weightnet.models.MODELS that have a config (other model configs serve other tasks)
+MODELS = sorted(set(MODEL_REGISTRY) & {p.stem for p in (ROOT / "conf" / "model").glob("*.yaml")})
 TASKS = sorted(p.stem for p in (ROOT / "conf" / "task").glob("*.yaml"))
 TINY = ["data.batch_size=8", "model.hidden_channels=4", "model.num_layers=1"]
 
