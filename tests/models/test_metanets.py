@@ -69,12 +69,12 @@ def test_body_and_projection_are_equivariant(spec, name):
 def test_models_train_one_step():
     spec = mlp_spec((3, 5, 4, 2))
     ws = random_weightspace(spec, batch_size=8)
-    target = torch.randn(8, 2)
+    target = torch.randn(8, 2, generator=torch.Generator().manual_seed(0))
     for name in sorted(MODELS):
-        model = build(name, spec, dropout=0.1).train()
+        model = build(name, spec).train()
         opt = torch.optim.Adam(model.parameters(), lr=1e-2)
         losses = []
-        for _ in range(5):
+        for _ in range(4):
             loss = torch.nn.functional.mse_loss(model(ws), target)
             opt.zero_grad()
             loss.backward()

@@ -41,6 +41,7 @@ from functools import partial
 from weightnet.models.dws import DWSNet
 from weightnet.models.editor import EDITOR_LAYERS, EquivariantEditor
 from weightnet.models.equivariant import EquivariantBody, InvariantMetanet
+from weightnet.models.feature_mlp import FeatureMLP
 from weightnet.models.flat_mlp import FlatMLP
 from weightnet.models.graph import GraphNet, GraphTransformer
 from weightnet.models.nfn import NFN
@@ -51,6 +52,7 @@ __all__ = [
     "EDITOR_LAYERS",
     "EquivariantBody",
     "EquivariantEditor",
+    "FeatureMLP",
     "FlatMLP",
     "GraphNet",
     "GraphTransformer",

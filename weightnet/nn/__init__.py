@@ -2,6 +2,7 @@
 
 from weightnet.nn.channels import WeightSpaceActivation, WeightSpaceDropout
 from weightnet.nn.dws import DWSLinear
+from weightnet.nn.flatten import FlattenWeights
 from weightnet.nn.layout import NeuronSetLayout, Slot
 from weightnet.nn.linear import WeightSpaceLinear
 from weightnet.nn.mlp import MLP
@@ -11,6 +12,7 @@ from weightnet.nn.statistics import LayerStatistics
 
 __all__ = [
     "DWSLinear",
+    "FlattenWeights",
     "HNPLinear",
     "InvariantPool",
     "LayerStatistics",
