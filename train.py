@@ -175,7 +175,8 @@ def print_results(results: dict[str, Any], path: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{results['task']} / {results['model']} / {results['data']}")
+    title = f"{results['task']} / {results['model']} / {results['data']}"
+    table = Table(title=title, min_width=len(title) + 4)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in results["test"].items():

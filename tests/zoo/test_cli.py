@@ -87,3 +87,12 @@ def test_generate_end_to_end(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
     assert main(["zoo", "info", str(out), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["num_rows"] == 18
+
+
+def test_info_plot_saves_an_accuracy_histogram(tiny_zoo, tmp_path, capsys):
+    out = tmp_path / "figs" / "acc.png"
+    assert main(["zoo", "info", str(tiny_zoo), "--json", "--plot", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["num_rows"] == 36  # stdout stays JSON
+    assert f"wrote {out}" in captured.err
+    assert out.read_bytes().startswith(b"\x89PNG") and list(out.parent.iterdir()) == [out]

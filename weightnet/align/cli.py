@@ -33,7 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("reference", metavar="REFERENCE", help="state_dict to align to")
     parser.add_argument("file", metavar="FILE", help="state_dict to permute")
     parser.add_argument("--out", required=True, metavar="OUT", help="where to write the result")
-    parser.add_argument("--method", choices=METHODS, default="weight-matching")
+    parser.add_argument(
+        "--method",
+        choices=METHODS,
+        default="weight-matching",
+        help="how to find the permutation (default weight-matching; see above)",
+    )
     parser.add_argument(
         "--activation", default="relu", help="hidden activation of both networks (default relu)"
     )

@@ -27,10 +27,7 @@ class GeneralizationTask(MetanetTask):
     """Regress a target in ``[0, 1]`` (test accuracy) from weights through a sigmoid.
 
     Batches are ``(WeightSpace, targets (B,))``; the model maps the weight space to
-    ``(B, 1)`` logits. Metrics: ``kendall_tau`` (tau-b), ``r2``, ``mse``. At the end of a
-    test epoch, ``test_predictions.png`` (predicted vs true, see
-    :func:`weightnet.plots.prediction_scatter`) is written to the trainer's
-    ``default_root_dir`` (by the first process only; predictions of all processes).
+    ``(B, 1)`` logits. Metrics: ``kendall_tau`` (tau-b), ``r2``, ``mse``.
 
     Args:
         model: metanetwork with one output.
@@ -38,6 +35,9 @@ class GeneralizationTask(MetanetTask):
         scheduler: optional epoch-wise learning-rate scheduler factory.
         loss: ``"mse"`` or ``"bce"``.
         model_config: plain description of the model, kept in checkpoints.
+        predictions_plot: file name of the predicted vs true scatter of the whole test set
+            (:func:`weightnet.plots.prediction_scatter`), saved after testing in the
+            trainer's ``default_root_dir`` by the first process; ``None``: no picture.
     """
 
     def __init__(
@@ -47,10 +47,12 @@ class GeneralizationTask(MetanetTask):
         scheduler: SchedulerFactory | None = None,
         loss: str = "mse",
         model_config: Mapping[str, Any] | None = None,
+        predictions_plot: str | None = None,
     ) -> None:
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
         self.loss_name = loss
+        self.predictions_plot = predictions_plot
         super().__init__(model, optimizer, scheduler, model_config)
         # every test prediction and target (gathered from all processes under DDP)
         self.test_preds = CatMetric()
@@ -76,11 +78,13 @@ class GeneralizationTask(MetanetTask):
         return loss, preds.detach(), targets
 
     def collect_outputs(self, split: str, preds: Tensor, targets: Tensor) -> None:
-        if split == "test":
+        if split == "test" and self.predictions_plot:
             self.test_preds.update(preds)
             self.test_targets.update(targets)
 
     def on_test_epoch_end(self) -> None:
+        if not self.predictions_plot:
+            return
         from weightnet.plots import prediction_scatter, save_figure
 
         preds, targets = self.test_preds.compute(), self.test_targets.compute()  # (N,) each
@@ -89,4 +93,4 @@ class GeneralizationTask(MetanetTask):
         if self.trainer.is_global_zero and preds.numel() > 1:
             tau = float(kendall_rank_corrcoef(preds, targets))
             figure = prediction_scatter(preds.cpu().numpy(), targets.cpu().numpy(), tau)
-            save_figure(figure, Path(self.trainer.default_root_dir) / "test_predictions.png")
+            save_figure(figure, Path(self.trainer.default_root_dir) / self.predictions_plot)

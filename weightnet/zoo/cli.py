@@ -75,13 +75,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     info.add_argument("path", metavar="DIR", help="a zoo folder, or a folder of zoo folders")
     info.add_argument("--json", action="store_true", help="print the summary as JSON")
-    info.set_defaults(func=_info)
-
     info.add_argument(
         "--plot",
         metavar="FILE",
         help="also save a histogram of the models' test accuracies as PNG (one series per zoo)",
     )
+    info.set_defaults(func=_info)
+
     register_convert(commands)
 
 
@@ -105,9 +105,9 @@ def _info(args: argparse.Namespace) -> int:
 
     summaries = summarize(args.path)
     print(json.dumps(summaries, indent=1) if args.json else format_summary(summaries))
-    return 0 if all(s["checksum_ok"] for s in summaries["zoos"]) else 1
     if args.plot:
         _plot_accuracies(args.path, args.plot)
+    return 0 if all(s["checksum_ok"] for s in summaries["zoos"]) else 1
 
 
 def _plot_accuracies(path: str, out: str) -> None:
