@@ -44,7 +44,7 @@ def build(cfg: DictConfig) -> tuple[Any, Any, Any]:
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
-    model_args = OmegaConf.to_container(cfg.get("model_args") or {}, resolve=True)
+    model_args = OmegaConf.to_container(cfg.get("model_args") or OmegaConf.create(), resolve=True)
     model = instantiate(cfg.model)(datamodule.spec, **model_args)
     model_config = {**OmegaConf.to_container(cfg.model, resolve=True), **model_args}
     # called outside instantiate so that model_config (which has a _target_) stays plain data

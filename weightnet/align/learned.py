@@ -8,11 +8,15 @@ over the neighbouring layers' neurons), and layer ``l`` gets a score matrix
 
 .. math:: S_l[j, k] = \langle f^{A}_{l,j}, f^{B}_{l,k} \rangle / \sqrt{d},
 
-equivariant to both networks' permutations: ``S(P A, Q B) = P S(A, B) Q^T``.
+equivariant to both networks' permutations: ``S(P A, Q B) = P S(A, B) Q^T``. The network's
+input and output neurons are never permuted, so with ``io_features`` the first hidden layer's
+neurons also see their whole incoming rows (indexed by the inputs) and the last hidden
+layer's neurons their whole outgoing columns (indexed by the outputs), not only averages.
 Training uses the Sinkhorn relaxation of ``S_l`` (soft permutations), supervised by
 planted permutations (:func:`planted_pairs`) and/or by the distance between A and the
 softly permuted B; at inference each ``S_l`` is rounded to a permutation with
 ``scipy.optimize.linear_sum_assignment``, so the aligned network computes exactly B's function.
+:func:`align_pairs` aligns many pairs among a set of networks with one body pass per network.
 """
 
 from __future__ import annotations
@@ -33,9 +37,11 @@ from weightnet.weightspace import SpecError, WeightSpace, WeightSpec
 
 __all__ = [
     "LearnedAligner",
+    "align_pairs",
     "alignment_loss",
     "learned_alignment",
     "planted_pairs",
+    "round_scores",
     "sinkhorn",
     "soft_permute",
 ]
@@ -52,6 +58,8 @@ class LearnedAligner(nn.Module):
         feature_dim: size of the neuron features (default ``hidden_channels``).
         dropout: dropout in the body.
         activation: nonlinearity of the body.
+        io_features: give the first (last) hidden layer's neurons their whole incoming
+            (outgoing) weights along the network's fixed input (output) neurons.
 
     Shapes:
         input: two ``WeightSpace`` batches of ``spec`` with ``C == 1`` and the same ``B``.
@@ -68,6 +76,7 @@ class LearnedAligner(nn.Module):
         feature_dim: int | None = None,
         dropout: float = 0.0,
         activation: str = "relu",
+        io_features: bool = True,
     ) -> None:
         super().__init__()
         if kind not in EDITOR_LAYERS:
@@ -78,37 +87,63 @@ class LearnedAligner(nn.Module):
             spec, EDITOR_LAYERS[kind], 1, hidden_channels, num_layers, dropout, activation
         )
         self.feature_dim = feature_dim or hidden_channels
+        channels = hidden_channels + 1  # the body's output and the input weights themselves
         self.neuron_heads = nn.ModuleList(
-            nn.Linear(3 * hidden_channels, self.feature_dim) for _ in spec.hidden_sizes
+            nn.Linear(3 * channels, self.feature_dim) for _ in spec.hidden_sizes
         )
+        self.io_features = io_features
+        if io_features:
+            first, last = spec.layers[0], spec.layers[-1]
+            rows, columns = first.n_in * first.kernel_numel, last.n_out * last.kernel_numel
+            self.input_rows = nn.Linear(rows * channels, channels)
+            self.output_columns = nn.Linear(columns * channels, channels)
 
     def reset_parameters(self) -> None:
         self.body.reset_parameters()
         for head in self.neuron_heads:
             head.reset_parameters()
+        if self.io_features:
+            self.input_rows.reset_parameters()
+            self.output_columns.reset_parameters()
 
     def extra_repr(self) -> str:
-        return f"{self.spec.describe()!r}, kind={self.kind!r}, feature_dim={self.feature_dim}"
+        return (
+            f"{self.spec.describe()!r}, kind={self.kind!r}, feature_dim={self.feature_dim}, "
+            f"io_features={self.io_features}"
+        )
 
     def neuron_features(self, ws: WeightSpace) -> list[Tensor]:
         """``(B, n_l, feature_dim)`` per hidden layer, equivariant to hidden permutations."""
         h = self.body(ws)
+        h = WeightSpace(
+            tuple(torch.cat(pair, dim=-1) for pair in zip(h.weights, ws.weights, strict=True)),
+            tuple(torch.cat(pair, dim=-1) for pair in zip(h.biases, ws.biases, strict=True)),
+        )  # channels: hidden_channels + 1
+        last = len(self.neuron_heads) - 1
         features = []
         for i, head in enumerate(self.neuron_heads):
-            weight_in, weight_out = h.weights[i], h.weights[i + 1]
-            incoming = weight_in.flatten(2, -2).mean(dim=2)  # (B, n, C)
-            outgoing = weight_out.movedim(2, 1).flatten(2, -2).mean(dim=2)  # (B, n, C)
+            weight_in, weight_out = h.weights[i], h.weights[i + 1].movedim(2, 1)
+            if self.io_features and i == 0:
+                incoming = self.input_rows(weight_in.flatten(2))  # (B, n, C)
+            else:
+                incoming = weight_in.flatten(2, -2).mean(dim=2)  # (B, n, C)
+            if self.io_features and i == last:
+                outgoing = self.output_columns(weight_out.flatten(2))  # (B, n, C)
+            else:
+                outgoing = weight_out.flatten(2, -2).mean(dim=2)  # (B, n, C)
             features.append(head(torch.cat([h.biases[i], incoming, outgoing], dim=-1)))
         return features
 
-    def forward(self, reference: WeightSpace, other: WeightSpace) -> tuple[Tensor, ...]:
+    def scores(self, reference: Sequence[Tensor], other: Sequence[Tensor]) -> tuple[Tensor, ...]:
+        """Score matrices ``(B, n_l, n_l)`` from both networks' :meth:`neuron_features`."""
         scale = 1 / math.sqrt(self.feature_dim)
         return tuple(
             scale * f_ref @ f_other.transpose(1, 2)  # (B, n, n)
-            for f_ref, f_other in zip(
-                self.neuron_features(reference), self.neuron_features(other), strict=True
-            )
+            for f_ref, f_other in zip(reference, other, strict=True)
         )
+
+    def forward(self, reference: WeightSpace, other: WeightSpace) -> tuple[Tensor, ...]:
+        return self.scores(self.neuron_features(reference), self.neuron_features(other))
 
 
 def sinkhorn(scores: Tensor, num_iters: int = 20, temperature: float = 1.0) -> Tensor:
@@ -159,7 +194,7 @@ def planted_pairs(
     perms = sample_permutations(spec, ws.batch_size, generator)
     other = permute(ws, perms)
     if noise > 0:
-        other = other.map(lambda t: t + noise * torch.randn(t.shape, generator=generator))
+        other = other.map(lambda t: t + noise * torch.randn(t.shape, generator=generator).to(t))
     return other, invert_permutations(perms)
 
 
@@ -203,12 +238,41 @@ def learned_alignment(
     model.eval()
     scores = model(reference, other)
     model.train(was_training)
+    perms = round_scores(scores)
+    return MatchResult(perms, permute(other, perms))
+
+
+def round_scores(scores: Sequence[Tensor]) -> tuple[Tensor, ...]:
+    """The ``(B, n_l)`` permutations maximizing each ``(B, n_l, n_l)`` score matrix (LSA)."""
     perms = []
     for layer_scores in scores:
         rows = []
-        for score in layer_scores.double().cpu().numpy():  # (n, n)
+        for score in layer_scores.detach().double().cpu().numpy():  # (n, n)
             _, cols = linear_sum_assignment(score, maximize=True)
             rows.append(torch.from_numpy(np.asarray(cols)))
         perms.append(torch.stack(rows))  # (B, n)
-    perms_t = tuple(perms)
-    return MatchResult(perms_t, permute(other, perms_t))
+    return tuple(perms)
+
+
+@torch.no_grad()
+def align_pairs(model: LearnedAligner, networks: WeightSpace, pairs: Tensor) -> tuple[Tensor, ...]:
+    """Permutations aligning ``networks[pairs[k, 1]]`` to ``networks[pairs[k, 0]]`` for every ``k``.
+
+    The body runs once per network, however many pairs it belongs to.
+
+    Args:
+        model: a trained aligner.
+        networks: ``U`` networks (as the aligner reads them, e.g. normalized).
+        pairs: ``(M, 2)`` long tensor of (reference, other) indices into ``networks``.
+
+    Returns:
+        One ``(M, n_l)`` permutation per hidden layer: ``permute(networks[pairs[:, 1]], perms)``
+        is aligned to ``networks[pairs[:, 0]]`` and computes exactly its original function.
+    """
+    was_training = model.training
+    model.eval()
+    features = model.neuron_features(networks)  # (U, n_l, d) per layer
+    model.train(was_training)
+    pairs = pairs.to(features[0].device)
+    scores = model.scores([f[pairs[:, 0]] for f in features], [f[pairs[:, 1]] for f in features])
+    return round_scores(scores)

@@ -1,0 +1,129 @@
+"""task=alignment: composes and runs under Hydra; learned alignments keep functions; metrics."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import write_tiny_zoo
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import open_dict
+
+from weightnet.align.barrier import loss_barrier
+from weightnet.align.learned import LearnedAligner
+from weightnet.data.pairs import AlignmentDataModule
+from weightnet.functional import forward
+from weightnet.symmetry import permute
+from weightnet.tasks.alignment import AlignmentTask, pair_barriers
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+import train  # noqa: E402
+
+METRICS = {
+    "test/barrier",
+    "test/barrier_unaligned",
+    "test/barrier_weight_matching",
+    "test/seconds_per_pair_learned",
+    "test/seconds_per_pair_matching",
+    "test/speedup",
+    "test/planted_accuracy",
+    "test/loss",
+}
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    return write_tiny_zoo(
+        tmp_path_factory.mktemp("alignment") / "zoo", num_runs=20, sizes=(64, 6, 5, 10)
+    )
+
+
+def _compose(overrides, output_dir):
+    with initialize_config_dir(config_dir=str(train.CONFIG_DIR), version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=[*overrides, f"paths.output_dir={output_dir}"],
+            return_hydra_config=True,
+        )
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg["hydra"]  # as under @hydra.main
+    return cfg
+
+
+def test_task_alignment_runs_with_fast_dev_run_and_writes_the_contract_metrics(zoo, tmp_path):
+    overrides = [
+        "task=alignment",
+        f"data.path={zoo}",
+        "data.split=[0.4,0.2,0.4]",
+        "data.min_accuracy=0.0",
+        "data.batch_size=4",
+        "model.hidden_channels=4",
+        "model.num_layers=1",
+        "trainer.fast_dev_run=true",
+    ]
+    cfg = _compose(overrides, tmp_path)
+    assert cfg.task._target_ == "weightnet.tasks.AlignmentTask"
+    assert cfg.callbacks.model_checkpoint.monitor == "val/barrier"
+    results = train.train(cfg, *train.build(cfg))
+    assert (results["task"], results["model"], results["data"]) == (
+        "alignment",
+        "aligner",
+        "digits_mlp_pairs",
+    )
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert set(written["test"]) == METRICS
+    assert all(isinstance(v, float) for v in written["test"].values())
+    test = written["test"]
+    assert min(test[k] for k in METRICS if "barrier" in k) >= 0  # the endpoints bound it
+    assert test["test/seconds_per_pair_learned"] > 0 and test["test/speedup"] > 0
+
+
+def _trained_free_setup(zoo):
+    dm = AlignmentDataModule(zoo, split=(0.4, 0.2, 0.4), min_accuracy=0.0)
+    dm.setup()
+    torch.manual_seed(0)
+    model = LearnedAligner(dm.spec, hidden_channels=4, num_layers=1)
+    task = AlignmentTask(model, torch.optim.Adam)
+    return dm, task, next(iter(dm.test_dataloader()))
+
+
+def test_learned_permutations_keep_every_function_and_barriers_follow_loss_barrier(zoo):
+    dm, task, batch = _trained_free_setup(zoo)
+    from weightnet.align.learned import align_pairs
+
+    perms = align_pairs(task.model, batch.normalized, batch.pairs)
+    aligned = permute(batch.other, perms)
+    x = batch.inputs.double()
+    torch.testing.assert_close(
+        forward(dm.spec, aligned.to(torch.float64), x),
+        forward(dm.spec, batch.other.to(torch.float64), x),
+        atol=1e-10,
+        rtol=1e-10,
+    )
+    assert not aligned.allclose(batch.other)  # something moved
+    barriers = pair_barriers(batch, dm.spec, aligned)
+    expected = loss_barrier(dm.spec, batch.reference, aligned, batch.inputs, batch.labels)
+    torch.testing.assert_close(barriers, expected.barrier, atol=0, rtol=0)
+
+
+def test_planted_accuracy_is_one_for_an_oracle_and_training_steps_lower_the_loss(zoo):
+    dm, task, _ = _trained_free_setup(zoo)
+    ws, targets = next(iter(dm.train_dataloader()))
+    task.train()
+    loss, preds, target = task.model_step((ws, targets))
+    assert preds.shape == target.shape == (ws.batch_size, sum(dm.spec.hidden_sizes))
+    assert 0 <= float((preds == target).float().mean()) < 1
+    optimizer = torch.optim.Adam(task.parameters(), lr=1e-2)
+    torch.manual_seed(1)
+    losses = []
+    for _ in range(30):
+        loss, _, _ = task.model_step((ws, targets))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss))
+    assert sum(losses[-5:]) < 0.8 * sum(losses[:5])
