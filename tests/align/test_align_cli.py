@@ -128,7 +128,7 @@ def test_bad_inputs_end_with_one_line_and_no_output(tmp_path, capsys):
         assert message in _one_error_line(capsys)
     base = ["align", str(tmp_path / "ref.pt"), str(tmp_path / "ref.pt")]
     assert weightnet.cli.main([*base, "--out", str(out), "--method", "learned"]) == 2
-    assert "not available yet" in _one_error_line(capsys)
+    assert "needs --checkpoint" in _one_error_line(capsys)
     assert weightnet.cli.main([*base, "--out", str(tmp_path / "out.txt")]) == 2
     assert "extension" in _one_error_line(capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nan.safetensors", "ref.pt", "wider.pt"]

@@ -27,8 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Write OUT: FILE's network with its hidden neurons (conv channels) permuted "
         "to match REFERENCE. OUT computes exactly FILE's function; the format follows OUT's "
         "extension (.pt, .pth, .safetensors). Methods: weight-matching (Git Re-Basin), sort "
-        "(match neurons of equal rank in both networks' canonical orders), learned (not "
-        "available yet).",
+        "(match neurons of equal rank in both networks' canonical orders), learned (a trained "
+        "Deep-Align style aligner, --checkpoint; `python train.py task=alignment` writes one).",
     )
     parser.add_argument("reference", metavar="REFERENCE", help="state_dict to align to")
     parser.add_argument("file", metavar="FILE", help="state_dict to permute")
@@ -45,6 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the layer order and inputs")
     parser.add_argument(
         "--max-sweeps", type=int, default=100, help="weight matching: most sweeps over the layers"
+    )
+    parser.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        help="learned: the aligner (aligner.safetensors beside aligner.json, or their folder)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run)
@@ -101,10 +106,8 @@ def run(args: argparse.Namespace) -> int:
     from weightnet.io import STATE_DICT_SUFFIXES, load_state_dict, save_state_dict
     from weightnet.weightspace import WeightSpace
 
-    if args.method == "learned":
-        raise WeightnetError(
-            "--method learned: the learned aligner is not available yet (use weight-matching or sort)"
-        )
+    if args.method == "learned" and not args.checkpoint:
+        raise WeightnetError("--method learned needs --checkpoint PATH (a trained aligner)")
     if Path(args.out).suffix.lower() not in STATE_DICT_SUFFIXES:
         raise WeightnetError(f"{args.out}: OUT needs a .pt, .pth or .safetensors extension")
     ref_sd, file_sd = load_state_dict(args.reference), load_state_dict(args.file)
@@ -119,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
     other = WeightSpace.from_state_dicts(spec, [file_sd])
     if args.method == "sort":
         result = rank_matching(spec, reference, other)
+    elif args.method == "learned":
+        result = _learned(args.checkpoint, spec, args.file, reference, other)
     else:
         result = weight_matching(spec, reference, other, max_sweeps=args.max_sweeps, seed=args.seed)
 
@@ -161,3 +166,24 @@ def run(args: argparse.Namespace) -> int:
             f"{report['barrier_after']:.4f} on {data}; max |f_out - f_file| = {diff:.2e}"
         )
     return 0
+
+
+def _learned(checkpoint, spec, path, reference, other):
+    """Align with the trained aligner at ``checkpoint`` (its spec must match FILE's)."""
+    from weightnet.align.learned import learned_alignment
+    from weightnet.align.matching import MatchResult
+    from weightnet.align.saved import load_aligner
+    from weightnet.errors import WeightnetError
+    from weightnet.symmetry import permute
+
+    model, stats = load_aligner(checkpoint)
+    if [layer.shape for layer in model.spec.layers] != [layer.shape for layer in spec.layers]:
+        raise WeightnetError(
+            f"{path}: architecture {spec.describe()} differs from the one the aligner "
+            f"{checkpoint} was trained on ({model.spec.describe()})"
+        )
+    ref_in, other_in = (ws.to(next(model.parameters()).dtype) for ws in (reference, other))
+    if stats is not None:
+        ref_in, other_in = stats.normalize(ref_in), stats.normalize(other_in)
+    perms = learned_alignment(model, ref_in, other_in).permutations
+    return MatchResult(perms, permute(other, perms))

@@ -83,6 +83,8 @@ class LearnedAligner(nn.Module):
             raise SpecError(f"no aligner body {kind!r}, expected one of {sorted(EDITOR_LAYERS)}")
         self.spec = spec
         self.kind = kind
+        self.hidden_channels, self.num_layers = hidden_channels, num_layers
+        self.dropout, self.activation = dropout, activation
         self.body = EquivariantBody(
             spec, EDITOR_LAYERS[kind], 1, hidden_channels, num_layers, dropout, activation
         )
@@ -105,6 +107,18 @@ class LearnedAligner(nn.Module):
         if self.io_features:
             self.input_rows.reset_parameters()
             self.output_columns.reset_parameters()
+
+    def config(self) -> dict:
+        """The constructor's keyword arguments after ``spec`` (JSON-ready)."""
+        return {
+            "kind": self.kind,
+            "hidden_channels": self.hidden_channels,
+            "num_layers": self.num_layers,
+            "feature_dim": self.feature_dim,
+            "dropout": self.dropout,
+            "activation": self.activation,
+            "io_features": self.io_features,
+        }
 
     def extra_repr(self) -> str:
         return (

@@ -19,6 +19,10 @@ Logged: ``{split}/loss`` and ``{split}/planted_accuracy`` (neurons matched in pl
 pairs), ``{split}/barrier``; at test also ``test/barrier_unaligned``,
 ``test/barrier_weight_matching``, ``test/seconds_per_pair_learned``,
 ``test/seconds_per_pair_matching`` and ``test/speedup`` (matching time / learned time).
+
+After testing the best checkpoint, the aligner is also written beside it as
+``aligner.safetensors`` + ``aligner.json`` (:func:`weightnet.align.saved.save_aligner`),
+which ``weightnet align --method learned --checkpoint PATH`` reads.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -36,6 +41,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from weightnet.align.barrier import loss_barrier
 from weightnet.align.learned import LearnedAligner, align_pairs, alignment_loss, planted_pairs
 from weightnet.align.matching import weight_matching
+from weightnet.align.saved import save_aligner
 from weightnet.data.pairs import PairBatch
 from weightnet.symmetry import permute
 from weightnet.tasks.base import MetanetTask, OptimizerFactory, SchedulerFactory
@@ -90,6 +96,10 @@ class AlignmentTask(MetanetTask):
             alike; ``None``: unchanged).
         matching_max_sweeps: ``max_sweeps`` of the weight-matching baseline.
         model_config: plain description of the model, kept in checkpoints.
+
+    Attributes:
+        exported: where :meth:`on_test_end` wrote the aligner (``None`` before, or when
+            no checkpoint was saved, e.g. with ``fast_dev_run``).
     """
 
     def __init__(
@@ -111,6 +121,7 @@ class AlignmentTask(MetanetTask):
         self.temperature = float(temperature)
         self.timing_threads = timing_threads
         self.matching_max_sweeps = int(matching_max_sweeps)
+        self.exported: Path | None = None
         super().__init__(model, optimizer, scheduler, model_config)
 
     def make_metrics(self) -> MetricCollection:
@@ -181,3 +192,11 @@ class AlignmentTask(MetanetTask):
             "test/speedup": matching_seconds / learned_seconds,
         }
         self.log_dict(metrics, batch_size=size)
+
+    def on_test_end(self) -> None:
+        """Write the tested aligner beside the best checkpoint (portable, no pickles)."""
+        callback = self.trainer.checkpoint_callback
+        best = callback.best_model_path if callback is not None else ""
+        if best and self.trainer.is_global_zero:
+            stats = getattr(self.trainer.datamodule, "stats", None)
+            self.exported, _ = save_aligner(self.model, stats, Path(best).parent / "aligner")
