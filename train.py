@@ -45,7 +45,12 @@ def build(cfg: DictConfig) -> tuple[Any, Any, Any]:
     datamodule.prepare_data()
     datamodule.setup("fit")
     model_args = OmegaConf.to_container(cfg.get("model_args") or OmegaConf.create(), resolve=True)
-    model = instantiate(cfg.model)(datamodule.spec, **model_args)
+    # a mixed-architecture datamodule (spec None) says what the graph metanet needs
+    model_args = {**getattr(datamodule, "model_kwargs", {}), **model_args}
+    factory = instantiate(cfg.model)
+    if datamodule.spec is None:
+        _check_reads_graphs(factory)
+    model = factory(datamodule.spec, **model_args)
     model_config = {**OmegaConf.to_container(cfg.model, resolve=True), **model_args}
     # called outside instantiate so that model_config (which has a _target_) stays plain data
     task = instantiate(cfg.task, _partial_=True)(model=model, model_config=model_config)
@@ -61,6 +66,22 @@ def build(cfg: DictConfig) -> tuple[Any, Any, Any]:
         else:
             logger.log_hyperparams(config)
     return datamodule, task, trainer
+
+
+def _check_reads_graphs(factory: Any) -> None:
+    """Only graph metanets read a zoo that mixes architectures."""
+    from weightnet.models.graph import GraphMetanet
+
+    cls = getattr(factory, "func", factory)
+    if not (isinstance(cls, type) and issubclass(cls, GraphMetanet)):
+        name = (
+            HydraConfig.get().runtime.choices.get("model")
+            if HydraConfig.initialized()
+            else getattr(cls, "__name__", str(cls))
+        )
+        raise ValueError(
+            f"model={name} reads one architecture; use model=gnn or transformer for mixed zoos"
+        )
 
 
 def train(cfg: DictConfig, datamodule: Any, task: Any, trainer: Any) -> dict[str, Any]:

@@ -27,7 +27,10 @@ class GeneralizationTask(MetanetTask):
     """Regress a target in ``[0, 1]`` (test accuracy) from weights through a sigmoid.
 
     Batches are ``(WeightSpace, targets (B,))``; the model maps the weight space to
-    ``(B, 1)`` logits. Metrics: ``kendall_tau`` (tau-b), ``r2``, ``mse``.
+    ``(B, 1)`` logits. Metrics: ``kendall_tau`` (tau-b), ``r2``, ``mse``. When the inputs
+    carry a ``group`` field (graph batches of a mixed zoo, see
+    :class:`~weightnet.data.hetero.HeteroZooDataModule`), the test also logs
+    ``test/kendall_tau/<name>`` per group (names from the datamodule's ``group_names``).
 
     Args:
         model: metanetwork with one output.
@@ -57,6 +60,8 @@ class GeneralizationTask(MetanetTask):
         # every test prediction and target (gathered from all processes under DDP)
         self.test_preds = CatMetric()
         self.test_targets = CatMetric()
+        self.test_groups = CatMetric()
+        self._batch_groups: Tensor | None = None
 
     def make_metrics(self) -> MetricCollection:
         return MetricCollection(
@@ -69,6 +74,7 @@ class GeneralizationTask(MetanetTask):
 
     def model_step(self, batch: tuple[WeightSpace, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
         ws, targets = batch
+        self._batch_groups = getattr(ws, "group", None)
         logits = self.model(ws).squeeze(-1)  # (B,)
         preds = torch.sigmoid(logits)
         if self.loss_name == "bce":
@@ -78,19 +84,38 @@ class GeneralizationTask(MetanetTask):
         return loss, preds.detach(), targets
 
     def collect_outputs(self, split: str, preds: Tensor, targets: Tensor) -> None:
-        if split == "test" and self.predictions_plot:
+        groups = self._batch_groups
+        if split == "test" and (self.predictions_plot or groups is not None):
             self.test_preds.update(preds)
             self.test_targets.update(targets)
+            if groups is not None:
+                self.test_groups.update(groups.to(preds.dtype))
 
     def on_test_epoch_end(self) -> None:
+        if not (self.predictions_plot or self.test_groups.update_count):
+            return
+        preds, targets = self.test_preds.compute(), self.test_targets.compute()  # (N,) each
+        self.test_preds.reset()
+        self.test_targets.reset()
+        if self.test_groups.update_count:
+            self._log_group_taus(preds, targets, self.test_groups.compute().long())
+            self.test_groups.reset()
         if not self.predictions_plot:
             return
         from weightnet.plots import prediction_scatter, save_figure
 
-        preds, targets = self.test_preds.compute(), self.test_targets.compute()  # (N,) each
-        self.test_preds.reset()
-        self.test_targets.reset()
         if self.trainer.is_global_zero and preds.numel() > 1:
             tau = float(kendall_rank_corrcoef(preds, targets))
             figure = prediction_scatter(preds.cpu().numpy(), targets.cpu().numpy(), tau)
             save_figure(figure, Path(self.trainer.default_root_dir) / self.predictions_plot)
+
+    def _log_group_taus(self, preds: Tensor, targets: Tensor, groups: Tensor) -> None:
+        """Log ``test/kendall_tau/<group name>`` for every group with two or more networks."""
+        names = getattr(getattr(self.trainer, "datamodule", None), "group_names", None) or []
+        for group in torch.unique(groups).tolist():
+            mask = groups == group
+            if int(mask.sum()) < 2:
+                continue
+            name = names[group] if group < len(names) else str(group)
+            tau = kendall_rank_corrcoef(preds[mask], targets[mask])
+            self.log(f"test/kendall_tau/{name}", torch.nan_to_num(tau), sync_dist=False)
