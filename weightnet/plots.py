@@ -1,4 +1,5 @@
-"""Figures saved as PNG: predicted vs true accuracy, and a zoo's accuracy histogram.
+"""Figures saved as PNG: predicted vs true accuracy, a zoo's accuracy histogram, a
+confusion matrix and rows of images (INR editing).
 
 Figures are built on :class:`matplotlib.figure.Figure` directly (the Agg renderer, no
 pyplot state, no display needed) and written atomically by :func:`save_figure`.
@@ -13,7 +14,13 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["prediction_scatter", "accuracy_histogram", "save_figure"]
+__all__ = [
+    "prediction_scatter",
+    "accuracy_histogram",
+    "confusion_matrix_figure",
+    "image_grid",
+    "save_figure",
+]
 
 
 def prediction_scatter(
@@ -82,6 +89,56 @@ def accuracy_histogram(
     ax.grid(alpha=0.3)
     if len(series) > 1:
         ax.legend()
+    return fig
+
+
+def confusion_matrix_figure(
+    matrix: np.ndarray, class_names: Sequence[str] | None = None, title: str = "confusion matrix"
+) -> Figure:
+    """A ``(K, K)`` confusion matrix (rows: true class, columns: predicted), counts written in.
+
+    Returns:
+        The figure (save it with :func:`save_figure`).
+    """
+    matrix = np.asarray(matrix)
+    k = matrix.shape[0]
+    names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
+    fig = Figure(figsize=(1.5 + 0.5 * k, 1.0 + 0.5 * k), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(matrix, cmap="Blues")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    ax.set(xticks=range(k), yticks=range(k), xticklabels=names, yticklabels=names)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    half = matrix.max(initial=0) / 2
+    for i in range(k):
+        for j in range(k):
+            color = "white" if matrix[i, j] > half else "black"
+            ax.text(j, i, f"{matrix[i, j]:g}", ha="center", va="center", fontsize=7, color=color)
+    return fig
+
+
+def image_grid(
+    rows: Mapping[str, np.ndarray], vmin: float = 0.0, vmax: float = 1.0, title: str = ""
+) -> Figure:
+    """Rows of grey images: name -> ``(n, H, W)``, one row per name, one column per image.
+
+    Returns:
+        The figure (save it with :func:`save_figure`).
+    """
+    n = max(len(images) for images in rows.values())
+    fig = Figure(figsize=(1.2 * n + 1.0, 1.2 * len(rows) + 0.4), layout="constrained")
+    axes = fig.subplots(len(rows), n, squeeze=False)
+    for r, (name, images) in enumerate(rows.items()):
+        for c in range(n):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < len(images):
+                ax.imshow(np.asarray(images[c]), cmap="gray", vmin=vmin, vmax=vmax)
+            if c == 0:
+                ax.set_ylabel(name)
+    if title:
+        fig.suptitle(title)
     return fig
 
 
