@@ -11,10 +11,10 @@ and reports peak resident memory:
 * the peak of main + workers sampled with psutil, split into file-backed pages
   (memory-mapped zoo pages, which the kernel can drop) and anonymous memory.
 
-Two readers of ``weights.npy``: ``memmap`` (the zoo reader as it is: ``np.load(...,
-mmap_mode="r")``) and ``pread`` (the same datamodule with ``Zoo.weights`` replaced by
-:class:`~weightnet.data.formats.npy.NpyRows`, which reads rows with plain file reads),
-to show what the memory map costs in resident memory.
+Two readers of ``weights.npy``: ``pread`` (the zoo reader as it is:
+:class:`~weightnet.data.npy.NpyRows` reads rows with plain file reads) and ``memmap``
+(the same datamodule with ``Zoo.weights`` replaced by ``np.load(..., mmap_mode="r")``),
+to show what a memory map would cost in resident memory.
 
 The zoo is deleted afterwards unless ``--keep``. Prints a table and writes JSON::
 
@@ -162,13 +162,12 @@ def _maxrss(who: int) -> float:
     return resource.getrusage(who).ru_maxrss * 1024 / GIB  # Linux: KiB
 
 
-def _use_pread_reader() -> None:
-    """Make the zoo reader hand out :class:`NpyRows` (file reads) instead of a memory map."""
+def _use_memmap_reader() -> None:
+    """Make the zoo reader hand out a read-only memory map instead of :class:`NpyRows`."""
     import weightnet.data.zoo as zoo_module
-    from weightnet.data.formats.npy import NpyRows
 
-    def read_weights(path: Path, num_params: int) -> NpyRows:
-        rows = NpyRows.open(path)
+    def read_weights(path: Path, num_params: int) -> np.ndarray:
+        rows = np.load(path, mmap_mode="r", allow_pickle=False)
         if rows.shape[1] != num_params:
             raise zoo_module.ZooError(f"{path}: rows of {rows.shape[1]} parameters")
         return rows
@@ -183,8 +182,8 @@ def train(zoo: Path, steps: int, batch_size: int, workers: int, model: str, read
     from weightnet.data.datamodule import ZooDataModule
     from weightnet.models import MODELS
 
-    if reader == "pread":
-        _use_pread_reader()
+    if reader == "memmap":
+        _use_memmap_reader()
     torch.manual_seed(0)
     with _Sampler() as sampler:
         start = time.perf_counter()

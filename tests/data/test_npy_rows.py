@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from weightnet.data.formats.npy import NpyRows
+from weightnet.data.npy import NpyRows
 from weightnet.errors import WeightnetError
 
 

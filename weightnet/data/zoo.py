@@ -1,6 +1,6 @@
 """Open zoos in weightnet's on-disk format (DESIGN.md 5.4), with clear errors.
 
-A zoo folder holds ``weights.npy`` (N x P float32, read memory-mapped),
+A zoo folder holds ``weights.npy`` (N x P float32, read row by row, never whole),
 ``layout.csv``, ``metrics.csv`` (one row per model) and ``zoo.json``. A
 heterogeneous zoo is a folder whose subfolders are zoos (one per architecture).
 Every inconsistency is reported as one line naming the file and the problem.
@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from weightnet.data.npy import NpyRows
 from weightnet.errors import WeightnetError
 from weightnet.weightspace import SpecError, WeightSpace, WeightSpec, read_layout_csv
 
@@ -49,13 +50,13 @@ class Zoo:
         spec: the architecture (``WeightSpec.from_dict(meta["architecture"])``); when the
             zoo mixes activations (``config.activation``), its hidden layers carry the
             first of ``meta["architecture"]["activation"]``: see :attr:`activations`.
-        weights: ``(N, P)`` float32, memory-mapped.
+        weights: ``(N, P)`` float32 rows, read from disk on indexing (:class:`NpyRows`).
         metrics: ``metrics.csv`` columns: integers as int64, other numbers as float64,
             anything else as str.
     """
 
     def __init__(
-        self, path: Path, meta: dict, spec: WeightSpec, weights: np.ndarray, metrics: dict
+        self, path: Path, meta: dict, spec: WeightSpec, weights: NpyRows, metrics: dict
     ) -> None:
         self.path, self.meta, self.spec, self.weights, self.metrics = (
             path,
@@ -209,13 +210,14 @@ def _read_spec(folder: Path, meta: dict) -> WeightSpec:
     return spec
 
 
-def _read_weights(path: Path, num_params: int) -> np.ndarray:
+def _read_weights(path: Path, num_params: int) -> NpyRows:
+    """Open ``weights.npy`` for row reads by plain file reads (nothing mapped or loaded whole)."""
     try:
-        weights = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as err:
-        raise ZooError(f"{path}: unreadable or truncated ({err})") from err
-    if weights.ndim != 2 or weights.dtype != np.float32:
-        raise ZooError(f"{path}: expected a 2-d float32 array, got {weights.dtype} {weights.shape}")
+        weights = NpyRows.open(path)
+    except WeightnetError as err:
+        raise ZooError(str(err)) from None
+    if weights.dtype != np.float32:
+        raise ZooError(f"{path}: expected float32 rows, got {weights.dtype}")
     if weights.shape[1] != num_params:
         raise ZooError(
             f"{path}: rows of {weights.shape[1]} parameters, layout.csv says {num_params}"

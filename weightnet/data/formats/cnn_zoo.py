@@ -40,8 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-from weightnet.data.formats.npy import NpyRows
 from weightnet.data.formats.source import CHUNK_ROWS, ConvertedSource
+from weightnet.data.npy import NpyRows
 from weightnet.errors import WeightnetError
 from weightnet.weightspace import LayerSpec, SpecError, WeightSpec, read_layout_csv
 
