@@ -4,9 +4,11 @@ import torch.nn.functional as F
 
 from weightnet.align.learned import (
     LearnedAligner,
+    align_pairs,
     alignment_loss,
     learned_alignment,
     planted_pairs,
+    round_scores,
     sinkhorn,
     soft_permute,
 )
@@ -100,3 +102,28 @@ def test_training_on_planted_pairs_lowers_the_loss_and_recovers_permutations(sin
     found = learned_alignment(model, a, b).permutations
     accuracy = torch.cat([(f == t).float().flatten() for f, t in zip(found, target, strict=True)])
     assert float(accuracy.mean()) > 0.9
+
+
+def test_round_scores_is_the_linear_assignment_optimum():
+    from scipy.optimize import linear_sum_assignment
+
+    gen = torch.Generator().manual_seed(0)
+    scores = torch.randn(20, 7, 7, generator=gen)
+    scores[:10] += 10 * torch.eye(7)[torch.randperm(7, generator=gen)]  # distinct row maxima
+    (found,) = round_scores([scores])
+    for score, perm in zip(scores, found, strict=True):
+        _, cols = linear_sum_assignment(score.double().numpy(), maximize=True)
+        assert perm.tolist() == cols.tolist()
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_align_pairs_matches_learned_alignment_pair_by_pair(name):
+    spec, _ = SPECS[name]
+    torch.manual_seed(0)
+    model = LearnedAligner(spec, hidden_channels=8, num_layers=2)
+    networks = random_weightspace(spec, 4, seed=0)
+    pairs = torch.tensor([[0, 1], [2, 1], [3, 0], [1, 3]])
+    found = align_pairs(model, networks, pairs)
+    expected = learned_alignment(model, networks[pairs[:, 0]], networks[pairs[:, 1]])
+    for f, e in zip(found, expected.permutations, strict=True):
+        assert torch.equal(f, e)

@@ -257,14 +257,21 @@ def learned_alignment(
 
 
 def round_scores(scores: Sequence[Tensor]) -> tuple[Tensor, ...]:
-    """The ``(B, n_l)`` permutations maximizing each ``(B, n_l, n_l)`` score matrix (LSA)."""
+    """The ``(B, n_l)`` permutations maximizing each ``(B, n_l, n_l)`` score matrix (LSA).
+
+    Where the rows' maxima already lie in distinct columns, they are the optimum and
+    ``linear_sum_assignment`` is skipped.
+    """
     perms = []
     for layer_scores in scores:
-        rows = []
-        for score in layer_scores.detach().double().cpu().numpy():  # (n, n)
-            _, cols = linear_sum_assignment(score, maximize=True)
-            rows.append(torch.from_numpy(np.asarray(cols)))
-        perms.append(torch.stack(rows))  # (B, n)
+        layer_scores = layer_scores.detach().cpu()
+        best = layer_scores.argmax(dim=2)  # (B, n)
+        n = best.shape[1]
+        distinct = (best.sort(dim=1).values == torch.arange(n)).all(dim=1)  # (B,)
+        for b in torch.nonzero(~distinct).flatten().tolist():
+            _, cols = linear_sum_assignment(layer_scores[b].double().numpy(), maximize=True)
+            best[b] = torch.from_numpy(np.asarray(cols))
+        perms.append(best)  # (B, n)
     return tuple(perms)
 
 

@@ -107,7 +107,7 @@ class AlignmentTask(MetanetTask):
         model: LearnedAligner,
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
-        noise: float = 0.1,
+        noise: float = 0.6,
         real_pair_weight: float = 0.0,
         sinkhorn_iters: int = 20,
         temperature: float = 1.0,
