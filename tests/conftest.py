@@ -5,7 +5,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 from pathlib import Path
+
+# One thread per test process (and for the train.py subprocesses tests start): the suite runs
+# with pytest-xdist on every core, and oversubscribed torch threads make tiny ops 10-100x slower.
+os.environ["OMP_NUM_THREADS"] = "1"
+os.environ["MKL_NUM_THREADS"] = "1"
 
 import numpy as np
 import pytest
@@ -13,6 +19,8 @@ import torch
 
 from weightnet.testing import mlp_spec
 from weightnet.weightspace import WeightSpec, write_layout_csv
+
+torch.set_num_threads(1)
 
 
 def write_tiny_zoo(

@@ -20,7 +20,7 @@ def test_ci_runs_the_readme_setup_and_test_commands():
     ]
     readme = _readme_commands()
     assert 'pip install -e ".[dev]"' in readme and 'pip install -e ".[dev]"' in ci_lines
-    assert "python -m pytest" in readme and "python -m pytest" in ci_lines
+    assert "python -m pytest -n 2" in readme and "python -m pytest -n 2" in ci_lines
     # torch is installed first from the CPU wheel (a bare requirement would pull CUDA)
     assert ci_lines.index("python -m pip install -q torch==2.13.0") < ci_lines.index(
         'pip install -e ".[dev]"'
