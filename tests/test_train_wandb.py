@@ -59,7 +59,7 @@ def test_wandb_without_account_logs_offline_config_metrics_checkpoint_and_figure
         "WANDB_DATA_DIR": str(tmp_path / "d"), "WANDB_CONFIG_DIR": str(tmp_path / "cfg"),
     }  # fmt: skip
     proc = run_train(
-        "task=generalization", "logger=wandb", "trainer.max_epochs=1",
+        "task=generalization", "model=nfn_np", "logger=wandb", "trainer.max_epochs=1",
         "trainer.log_every_n_steps=1", "trainer.accelerator=cpu", f"data.path={zoo}",
         "data.split=[0.5,0.1,0.4]", *TINY, f"hydra.run.dir={run_dir}", env=env,
     )  # fmt: skip
