@@ -16,7 +16,7 @@ import sys
 __all__ = ["main", "COMMAND_MODULES"]
 
 #: Modules that add subcommands, in the order ``--help`` lists them.
-COMMAND_MODULES = ("weightnet.zoo.cli", "weightnet.align.cli")
+COMMAND_MODULES = ("weightnet.zoo.cli", "weightnet.align.cli", "weightnet.predict_cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

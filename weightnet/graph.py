@@ -28,14 +28,18 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch_geometric.data import Batch
 
 from weightnet.functional import activate, layer_forward
 from weightnet.weightspace import SpecError, WeightSpace, WeightSpec
+
+if TYPE_CHECKING:  # imported lazily, so that inference (pyg=False) never imports PyG
+    from torch_geometric.data import Batch
 
 __all__ = [
     "GraphLayout",
@@ -177,6 +181,7 @@ def to_graph_batch(
     kernel_size: int | None = None,
     probe_features: int = 0,
     probe_seed: int = 0,
+    pyg: bool = True,
 ) -> Batch:
     """Build one PyG batch of parameter graphs, vectorized per architecture.
 
@@ -189,6 +194,9 @@ def to_graph_batch(
         probe_features: if ``> 0``, add ``probe`` node features: activations on this many
             fixed random inputs (single-channel weights only).
         probe_seed: seed of the probe inputs.
+        pyg: ``False`` returns the same fields in a plain namespace (with ``num_graphs``)
+            without importing torch_geometric (fast start for inference); the graph
+            metanets read either.
 
     Returns:
         A :class:`torch_geometric.data.Batch` (see the module docstring for its fields);
@@ -261,6 +269,12 @@ def to_graph_batch(
     }
     if probe is not None:
         fields["probe"] = probe
+    if not pyg:
+        return SimpleNamespace(
+            batch=graph_of_node, ptr=node_ptr.to(device), num_graphs=num_graphs, **fields
+        )
+    from torch_geometric.data import Batch
+
     out = Batch(batch=graph_of_node, ptr=node_ptr.to(device), **fields)
     slices = {key: node_ptr for key in _NODE_KEYS} | {key: edge_ptr for key in _EDGE_KEYS}
     slices["arch_id"] = torch.arange(num_graphs + 1)

@@ -3,17 +3,12 @@
 Everything here is algorithmic (no training): each function returns networks that
 compute exactly the same function as its input, only moved within the symmetry group.
 The learned aligner (Deep-Align style) is :mod:`weightnet.align.learned`; it is not
-imported here because it needs the metanetworks of :mod:`weightnet.models`.
+imported here because it needs the metanetworks of :mod:`weightnet.models`. Names load
+lazily (PEP 562), so that ``import weightnet.align.cli`` (every ``weightnet`` command)
+does not import scipy.
 """
 
-from weightnet.align.barrier import BarrierResult, loss_barrier
-from weightnet.align.canonical import (
-    canonical_factors,
-    canonical_permutations,
-    canonicalize,
-)
-from weightnet.align.matching import MatchResult, rank_matching, weight_matching
-from weightnet.align.transform import Canonicalize
+import importlib
 
 __all__ = [
     "BarrierResult",
@@ -26,3 +21,21 @@ __all__ = [
     "rank_matching",
     "weight_matching",
 ]
+
+_SOURCES = {
+    "BarrierResult": "barrier",
+    "loss_barrier": "barrier",
+    "canonical_factors": "canonical",
+    "canonical_permutations": "canonical",
+    "canonicalize": "canonical",
+    "MatchResult": "matching",
+    "rank_matching": "matching",
+    "weight_matching": "matching",
+    "Canonicalize": "transform",
+}
+
+
+def __getattr__(name: str):
+    if name in _SOURCES:
+        return getattr(importlib.import_module(f"weightnet.align.{_SOURCES[name]}"), name)
+    raise AttributeError(f"module 'weightnet.align' has no attribute {name!r}")

@@ -26,24 +26,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from weightnet.data.datamodule import ZooDataModule, _evaluation_sampler
-from weightnet.data.dataset import Transform
 from weightnet.data.fan_in_scaling import FanInScaling
+from weightnet.data.graph_collate import GraphCollate, Group
 from weightnet.data.splits import split_by_group
 from weightnet.data.transforms import RandomPermutation
 from weightnet.data.zoo import Zoo, ZooError, open_zoos
 from weightnet.errors import WeightnetError
-from weightnet.graph import probe_activations, to_graph_batch
-from weightnet.weightspace import WeightSpace, WeightSpec
+from weightnet.weightspace import WeightSpec
 
-__all__ = ["GraphCollate", "HeteroZooDataModule", "HeteroZooDataset", "Group"]
-
-#: One (architecture, activation) group of a batch: zoo index, activation, flat rows
-#: ``(B_g, P_g)``, targets ``(B_g,)``.
-Group = tuple[int, str, Tensor, Tensor]
+__all__ = ["HeteroZooDataModule", "HeteroZooDataset"]
 
 
 class HeteroZooDataset(Dataset):
@@ -96,57 +90,6 @@ class HeteroZooDataset(Dataset):
                     )
                 )
         return groups
-
-
-class GraphCollate:
-    """Collate grouped rows into ``(graph batch, targets)``.
-
-    The batch (from :func:`weightnet.graph.to_graph_batch`) has one extra graph-level
-    field, ``group`` ``(G,)``: the zoo index of every network, in graph order (targets
-    follow the same order).
-
-    Args:
-        specs: the spec of every zoo (its activation replaced per row).
-        scaling: normalization (``None``: raw weights).
-        transforms: batch transforms ``(ws, spec) -> ws`` applied to the raw weights first.
-        probe_features: probe activations per node (computed on the raw weights).
-        probe_seed: seed of the probe inputs.
-    """
-
-    def __init__(
-        self,
-        specs: Sequence[WeightSpec],
-        scaling: FanInScaling | None = None,
-        transforms: Sequence[Transform] = (),
-        probe_features: int = 0,
-        probe_seed: int = 0,
-    ) -> None:
-        self.specs = list(specs)
-        self.scaling = scaling
-        self.transforms = tuple(transforms)
-        self.probe_features = probe_features
-        self.probe_seed = probe_seed
-
-    def __call__(self, groups: Sequence[Group]) -> tuple[Any, Tensor]:
-        pairs, probes, targets, labels = [], [], [], []
-        for zoo_index, activation, rows, target in groups:
-            spec = self.specs[zoo_index].with_activation(activation)
-            ws = WeightSpace.from_flat(spec, rows)  # weights[i]: (B_g, n_out, n_in, 1)
-            for transform in self.transforms:
-                ws = transform(ws, spec)
-            if self.probe_features:
-                probe = probe_activations(spec, ws, self.probe_features, self.probe_seed)
-                probes.append(probe.flatten(0, 1))  # (B_g * N_g, P)
-            if self.scaling is not None:
-                ws = self.scaling.normalize(spec, ws)
-            pairs.append((spec, ws))
-            targets.append(target)
-            labels.append(torch.full((len(target),), zoo_index, dtype=torch.long))
-        batch = to_graph_batch(pairs)
-        if probes:
-            batch.probe = torch.cat(probes)  # (N, P), nodes in batch order
-        batch.group = torch.cat(labels)  # (G,)
-        return batch, torch.cat(targets)
 
 
 class HeteroZooDataModule(ZooDataModule):
@@ -274,6 +217,7 @@ class HeteroZooDataModule(ZooDataModule):
         return {
             "specs": [spec.to_dict() for spec in self.specs],
             "group_names": list(self.group_names),
+            "activations": sorted({str(a) for zoo in self.zoos for a in zoo.activations}),
             "scaling": self.scaling.to_dict() if self.scaling is not None else None,
             "probe_features": self.probe_features,
             "probe_seed": self.probe_seed,

@@ -12,18 +12,20 @@ weight and bias (equivariant, mapped back to WeightSpaces).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.data import Batch
-from torch_geometric.nn import global_mean_pool
 
 from weightnet.graph import graph_to_weightspaces, to_graph_batch
 from weightnet.nn.graph_attention import RelationalAttention
 from weightnet.nn.graph_blocks import BlockGraph
 from weightnet.nn.graph_conv import NGConv
 from weightnet.weightspace import SpecError, WeightSpace, WeightSpec
+
+if TYPE_CHECKING:  # imported lazily: inference (weightnet predict) runs without PyG
+    from torch_geometric.data import Batch
 
 __all__ = ["GraphMetanet", "GraphNet", "GraphTransformer"]
 
@@ -179,7 +181,10 @@ class GraphMetanet(nn.Module):
         for layer in self.layers:
             nodes, blocks = layer(nodes, blocks, graph)
         if self.readout == "graph":
-            pooled = global_mean_pool(nodes, batch.batch, size=batch.num_graphs)  # (B, d)
+            num_graphs = batch.num_graphs
+            counts = torch.bincount(batch.batch, minlength=num_graphs).clamp_min(1)  # (B,)
+            summed = nodes.new_zeros(num_graphs, nodes.shape[-1]).index_add_(0, batch.batch, nodes)
+            pooled = summed / counts.unsqueeze(-1).to(nodes.dtype)  # (B, d): mean over nodes
             return self.head(self.dropout(pooled))
         node_out = self.node_head(self.dropout(nodes))  # (N, out)
         edge_out = self.edge_head(self.dropout(graph.flatten_edges(blocks)))  # (E, K * out)

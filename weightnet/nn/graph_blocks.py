@@ -13,12 +13,15 @@ architecture, never per network.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
-from torch_geometric.data import Batch
 
 from weightnet.graph import GraphGroup, graph_groups
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Batch
 
 __all__ = ["BlockGraph"]
 

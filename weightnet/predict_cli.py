@@ -1,0 +1,97 @@
+"""``weightnet predict`` and ``weightnet pretrained``: run and list trained metanets (DESIGN 5.5).
+
+Only argparse is imported at module level; the prediction path imports torch, the
+metanet and safetensors, never Lightning or Hydra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``predict`` and ``pretrained`` subcommands."""
+    predict = subparsers.add_parser(
+        "predict",
+        help="predict properties of networks (e.g. test accuracy) with a trained metanet",
+        description="Run a metanet on state_dict files. CKPT is a shipped metanet's name "
+        "(see `weightnet pretrained`), a .json/.safetensors metanet file, or a train.py "
+        "Lightning .ckpt.",
+    )
+    predict.add_argument("--checkpoint", required=True, metavar="CKPT", help="the metanet")
+    predict.add_argument(
+        "files", nargs="+", metavar="FILE", help="state_dicts (.pt, .pth, .safetensors)"
+    )
+    predict.add_argument("--json", action="store_true", help="print a JSON list")
+    predict.add_argument(
+        "--activation",
+        choices=("relu", "tanh", "sin", "leaky_relu", "gelu", "sigmoid"),
+        help="hidden activation of the networks (default: the metanet's first)",
+    )
+    predict.set_defaults(func=_predict)
+    listing = subparsers.add_parser(
+        "pretrained", help="list the shipped metanets", description="List the shipped metanets."
+    )
+    listing.add_argument("--json", action="store_true", help="print their JSON descriptions")
+    listing.set_defaults(func=_list)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from weightnet.errors import WeightnetError
+    from weightnet.io import load_state_dict
+    from weightnet.pretrained import load_pretrained
+
+    metanet = load_pretrained(args.checkpoint)
+    states = []
+    for file in args.files:
+        state = load_state_dict(file)
+        try:
+            metanet.spec_of(state, args.activation)
+        except WeightnetError as err:
+            raise WeightnetError(f"{file}: {err}") from None
+        states.append(state)
+    predictions = metanet.predict(states, args.activation)
+    if args.json:
+        pairs = zip(args.files, predictions, strict=True)
+        print(json.dumps([{"file": f, "prediction": p} for f, p in pairs]))
+        return 0
+    width = max(len(f) for f in args.files)
+    for file, pred in zip(args.files, predictions, strict=True):
+        text = f"{pred:.4f}" if isinstance(pred, float) else f"class {pred['class']}"
+        print(f"{file:<{width}}  {text}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from weightnet.pretrained import list_pretrained
+
+    metas = list_pretrained()
+    if args.json:
+        print(json.dumps(metas, indent=1))
+        return 0
+    if not metas:
+        print("no shipped metanets")
+        return 0
+    for meta in metas:
+        quality = meta.get("quality", {})
+        scores = ", ".join(
+            f"{k.split('/', 1)[-1]} {v:.3f}"
+            for k, v in quality.items()
+            if k.startswith("test/") and isinstance(v, float) and k.count("/") == 1
+        )
+        heldout = meta.get("heldout")
+        if heldout:
+            scores += f"; fresh networks: kendall_tau {heldout['kendall_tau']:.3f}"
+            scores += f", mae {heldout['mae']:.3f} ({heldout['num_networks']} nets)"
+        data = meta.get("training_data", {})
+        print(f"{meta['name']}: {meta.get('description') or meta['reads']['description']}")
+        print(f"  model: {meta['model']['class']}, {meta['num_parameters']:,} parameters, "
+              f"{meta['file_bytes'] / 1024:.0f} KiB ({Path(meta['name']).name}.safetensors)")  # fmt: skip
+        print(f"  trained on: {data.get('zoo_recipe')} zoo, {data.get('num_models')} runs, "
+              f"{len(data.get('architectures', []))} architectures, seed {data.get('seed')}")  # fmt: skip
+        print(f"  held-out quality: {scores}")
+    return 0
