@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from conftest import write_tiny_zoo
 from sklearn.datasets import load_digits
 
 from weightnet.data.pairs import AlignmentDataModule, PairBatch
@@ -13,8 +12,8 @@ SIZES = (64, 6, 5, 10)  # reads the 64 digits pixels, so barriers can be measure
 
 
 @pytest.fixture(scope="module")
-def zoo(tmp_path_factory):
-    return write_tiny_zoo(tmp_path_factory.mktemp("pairs") / "zoo", num_runs=20, sizes=SIZES)
+def zoo(tmp_path_factory, write_zoo):
+    return write_zoo(tmp_path_factory.mktemp("pairs") / "zoo", num_runs=20, sizes=SIZES)
 
 
 def _module(zoo, **kwargs):
@@ -67,9 +66,9 @@ def test_max_pairs_keeps_a_seeded_subset(zoo):
     assert some == _module(zoo, max_pairs=3).test_pairs.pairs.tolist()
 
 
-def test_too_few_networks_and_non_digits_zoos_are_one_line_errors(zoo, tmp_path):
+def test_too_few_networks_and_non_digits_zoos_are_one_line_errors(zoo, tmp_path, write_zoo):
     with pytest.raises(ZooError, match="only 0 train networks with test_accuracy >= 0.99"):
         _module(zoo, min_accuracy=0.99)
-    other = write_tiny_zoo(tmp_path / "small-inputs")  # 4 inputs: not a digits classifier
+    other = write_zoo(tmp_path / "small-inputs")  # 4 inputs: not a digits classifier
     with pytest.raises(ZooError, match="reading 64 pixels"):
         _module(other)

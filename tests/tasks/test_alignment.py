@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import write_tiny_zoo
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
@@ -35,8 +34,8 @@ METRICS = {
 
 
 @pytest.fixture(scope="module")
-def zoo(tmp_path_factory):
-    return write_tiny_zoo(
+def zoo(tmp_path_factory, write_zoo):
+    return write_zoo(
         tmp_path_factory.mktemp("alignment") / "zoo", num_runs=20, sizes=(64, 6, 5, 10)
     )
 
@@ -110,7 +109,7 @@ def test_learned_permutations_keep_every_function_and_barriers_follow_loss_barri
     torch.testing.assert_close(barriers, expected.barrier, atol=0, rtol=0)
 
 
-def test_planted_accuracy_is_one_for_an_oracle_and_training_steps_lower_the_loss(zoo):
+def test_planted_pair_step_predicts_partners_and_training_lowers_the_loss(zoo):
     dm, task, _ = _trained_free_setup(zoo)
     ws, targets = next(iter(dm.train_dataloader()))
     task.train()
