@@ -38,8 +38,9 @@ def build(cfg: DictConfig) -> tuple[Any, Any, Any]:
 
     if not cfg.get("train", True) and not cfg.get("ckpt_path"):
         raise ValueError("train=false: give the checkpoint to test as ckpt_path=CKPT")
-    if cfg.get("ckpt_path") and not Path(cfg.ckpt_path).is_file():
-        raise FileNotFoundError(f"{cfg.ckpt_path}: no such checkpoint (ckpt_path)")
+    _check_values(cfg)
+    if cfg.get("ckpt_path"):
+        cfg.ckpt_path = str(_checked_checkpoint(cfg))
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
@@ -66,6 +67,49 @@ def build(cfg: DictConfig) -> tuple[Any, Any, Any]:
         else:
             logger.log_hyperparams(config)
     return datamodule, task, trainer
+
+
+#: integer knobs and their least allowed value (None: any integer)
+_INTEGER_KNOBS = {
+    "seed": None,
+    "data.batch_size": 1,
+    "data.num_workers": 0,
+    "model.hidden_channels": 1,
+    "model.num_layers": 1,
+    "trainer.max_epochs": -1,
+    "trainer.min_epochs": 0,
+    "trainer.max_steps": -1,
+}
+
+
+def _check_values(cfg: DictConfig) -> None:
+    """Reject integer knobs of the wrong type or range before anything is built."""
+    for key, least in _INTEGER_KNOBS.items():
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{key}={value!r}: expected an integer")
+        if least is not None and value < least:
+            raise ValueError(f"{key}={value}: expected an integer >= {least}")
+
+
+def _checked_checkpoint(cfg: DictConfig) -> Path:
+    """``ckpt_path`` as a file that loads without unpickling code (``last``: the run's last.ckpt).
+
+    ``ckpt_path=last`` resumes the run in ``hydra.run.dir`` from its ``checkpoints/last.ckpt``.
+    """
+    from weightnet.io import check_checkpoint
+
+    path = Path(cfg.ckpt_path)
+    if cfg.ckpt_path == "last":
+        folder = OmegaConf.select(cfg, "callbacks.model_checkpoint.dirpath", default=None)
+        path = Path(folder or Path(cfg.paths.output_dir) / "checkpoints") / "last.ckpt"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"ckpt_path=last: no {path} to resume from (rerun with the same hydra.run.dir)"
+            )
+    return check_checkpoint(path)
 
 
 def _check_reads_graphs(factory: Any) -> None:
@@ -258,7 +302,13 @@ def main(cfg: DictConfig) -> float | None:
             raise
         print(f"error: {_one_line(err)}", file=sys.stderr)
         sys.exit(2)
-    train(cfg, datamodule, task, trainer)
+    try:
+        train(cfg, datamodule, task, trainer)
+    except WeightnetError as err:  # e.g. a NaN loss
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"error: {_one_line(err)}", file=sys.stderr)
+        sys.exit(2)
     checkpoint = trainer.checkpoint_callback
     best = checkpoint.best_model_score if checkpoint is not None else None
     return float(best) if best is not None else None

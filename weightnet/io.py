@@ -20,7 +20,13 @@ from torch import Tensor
 
 from weightnet.errors import WeightnetError
 
-__all__ = ["STATE_DICT_SUFFIXES", "load_state_dict", "save_state_dict", "atomic_path"]
+__all__ = [
+    "STATE_DICT_SUFFIXES",
+    "atomic_path",
+    "check_checkpoint",
+    "load_state_dict",
+    "save_state_dict",
+]
 
 STATE_DICT_SUFFIXES = (".pt", ".pth", ".safetensors")
 _ORDER_KEY = "weightnet.key_order"
@@ -59,16 +65,7 @@ def load_state_dict(
                 f"{path}: not a readable safetensors file ({_first_line(err)})"
             ) from None
     else:
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # noqa: BLE001 - any failure of the safe unpickler is bad input
-            text = _unpickler_reason(err)
-            if "Unsupported global" in str(err) or "GLOBAL" in str(err):
-                raise WeightnetError(
-                    f"{path}: refused to load: the file contains Python objects other than tensors "
-                    f"(it could run code when unpickled)"
-                ) from None
-            raise WeightnetError(f"{path}: not a readable PyTorch file ({text})") from None
+        obj = _safe_torch_load(path)
     if isinstance(obj, Mapping):
         for key in ("state_dict", "model_state_dict"):
             if isinstance(obj.get(key), Mapping):
@@ -89,6 +86,37 @@ def load_state_dict(
             if value.is_floating_point() and not bool(torch.isfinite(value).all()):
                 raise WeightnetError(f"{path}: {key} contains NaN or Inf values")
     return state
+
+
+def check_checkpoint(path: str | Path) -> Path:
+    """Check that ``path`` is a file that loads with ``torch.load(weights_only=True)``.
+
+    For files handed to code that unpickles by itself (e.g. Lightning's ``ckpt_path``):
+    a checkpoint holding arbitrary Python objects is refused before anything loads it.
+
+    Raises:
+        WeightnetError: one line naming ``path`` and the problem.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightnetError(f"{path}: no such checkpoint file")
+    _safe_torch_load(path)
+    return path
+
+
+def _safe_torch_load(path: Path) -> object:
+    """``torch.load(path, weights_only=True)`` on the CPU; failures as one-line errors."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any failure of the safe unpickler is bad input
+        if "Unsupported global" in str(err) or "GLOBAL" in str(err):
+            raise WeightnetError(
+                f"{path}: refused to load: the file contains Python objects other than tensors "
+                f"(it could run code when unpickled)"
+            ) from None
+        raise WeightnetError(
+            f"{path}: not a readable PyTorch file ({_unpickler_reason(err)})"
+        ) from None
 
 
 @contextmanager

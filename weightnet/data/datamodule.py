@@ -15,6 +15,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
+import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 
@@ -53,6 +54,8 @@ class ZooDataModule(pl.LightningDataModule):
         transforms: more training-batch augmentations (:mod:`weightnet.data.transforms`),
             applied after ``augment``'s permutation; a mapping (name -> transform or
             ``None``, as Hydra configs give them) applies its non-``None`` values in order.
+        verify_checksum: compare each ``weights.npy`` with the sha256 of its ``zoo.json``
+            (reads the files once; an edited or corrupted zoo is refused).
 
     After :meth:`setup`: ``spec``, ``stats`` (or ``None``), ``zoos`` and the datasets
     ``train_set``, ``val_set``, ``test_set``.
@@ -72,11 +75,14 @@ class ZooDataModule(pl.LightningDataModule):
         pin_memory: bool = False,
         split_column: str | None = None,
         transforms: Sequence[Transform] | Mapping[str, Transform | None] = (),
+        verify_checksum: bool = True,
     ) -> None:
         super().__init__()
         paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
         if not paths:
             raise ZooError("data.path: no zoo folder given")
+        if int(batch_size) < 1:
+            raise ZooError(f"batch_size {batch_size}: give a positive number of networks")
         if len(split) != 3:
             raise ZooError(f"split {list(split)}: give three fractions (train, val, test)")
         self.paths = [Path(p) for p in paths]
@@ -90,6 +96,7 @@ class ZooDataModule(pl.LightningDataModule):
         self.generate = dict(generate) if generate else None
         self.pin_memory = pin_memory
         self.split_column = split_column
+        self.verify_checksum = verify_checksum
         if isinstance(transforms, Mapping):
             transforms = [t for t in transforms.values() if t is not None]
         self.transforms = list(transforms)
@@ -120,7 +127,7 @@ class ZooDataModule(pl.LightningDataModule):
         if self.spec is not None:
             return
         self.prepare_data()
-        zoos = open_zoos([str(p) for p in self.paths])
+        zoos = open_zoos([str(p) for p in self.paths], self.verify_checksum)
         rows = np.concatenate(
             [np.stack([np.full(len(z), i), np.arange(len(z))], axis=1) for i, z in enumerate(zoos)]
         )  # (N, 2): zoo index, row
@@ -181,8 +188,9 @@ class ZooDataModule(pl.LightningDataModule):
         return DataLoader(
             getattr(self, f"{split}_set"),
             batch_size=self.batch_size,
-            shuffle=train,
-            sampler=None if train else _evaluation_sampler(getattr(self, f"{split}_set")),
+            sampler=(_training_sampler if train else _evaluation_sampler)(
+                getattr(self, f"{split}_set")
+            ),
             num_workers=self.num_workers,
             collate_fn=WeightSpaceCollate(self.spec, self.stats, transforms),
             pin_memory=self.pin_memory,
@@ -221,6 +229,25 @@ class ZooDataModule(pl.LightningDataModule):
         """Restore the normalization statistics saved with a checkpoint."""
         if state_dict.get("stats") is not None:
             self.stats = WeightStats.from_dict(state_dict["stats"])
+
+
+def _training_sampler(dataset: ZooDataset) -> Sampler:
+    """Shuffles anew every epoch with a seed drawn once from the global RNG.
+
+    The order of epoch ``e`` depends only on that seed and ``e`` (Lightning calls
+    ``set_epoch``), so a run resumed from a checkpoint sees the batches an uninterrupted
+    run would. Under DDP each process takes its shard of the same order.
+    """
+    from torch.utils.data import DistributedSampler
+
+    distributed = dist.is_available() and dist.is_initialized()
+    return DistributedSampler(
+        dataset,
+        num_replicas=dist.get_world_size() if distributed else 1,
+        rank=dist.get_rank() if distributed else 0,
+        shuffle=True,
+        seed=int(torch.randint(2**31 - 1, ())),
+    )
 
 
 def _evaluation_sampler(dataset: ZooDataset) -> Sampler | None:

@@ -16,11 +16,19 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torchmetrics import MeanMetric, MetricCollection
 
-__all__ = ["MetanetTask", "OptimizerFactory", "SchedulerFactory"]
+from weightnet.errors import WeightnetError
+
+__all__ = ["MetanetTask", "NonFiniteLossError", "OptimizerFactory", "SchedulerFactory"]
+
+
+class NonFiniteLossError(WeightnetError):
+    """The training loss became NaN or Inf: training stops instead of saving useless weights."""
+
 
 #: ``params -> Optimizer``, e.g. ``functools.partial(torch.optim.AdamW, lr=1e-3)``.
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
@@ -82,6 +90,12 @@ class MetanetTask(pl.LightningModule):
     # ------------------------------------------------------- shared steps
     def _shared_step(self, batch: Any, split: str) -> Tensor:
         loss, preds, targets = self.model_step(batch)
+        if split == "train" and not bool(torch.isfinite(loss.detach())):
+            raise NonFiniteLossError(
+                f"training loss is {loss.item()} at epoch {self.current_epoch}, step "
+                f"{self.global_step}: stopped (lower the learning rate, or look for NaN/Inf "
+                f"weights or targets in the zoo)"
+            )
         metrics = getattr(self, f"{split}_metrics")
         metrics.update(preds, targets)
         batch_size = len(targets)
