@@ -16,7 +16,7 @@ score matrix between the neurons of a reference network and those of another.
   The test also runs Git Re-Basin weight matching on the same pairs and times both.
 
 Logged: ``{split}/loss`` and ``{split}/planted_accuracy`` (neurons matched in planted
-pairs), ``{split}/barrier``; at test also ``test/barrier_unaligned``,
+pairs, scores rounded as at inference), ``{split}/barrier``; at test also ``test/barrier_unaligned``,
 ``test/barrier_weight_matching``, ``test/seconds_per_pair_learned``,
 ``test/seconds_per_pair_matching`` and ``test/speedup`` (matching time / learned time).
 
@@ -39,7 +39,13 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
 from weightnet.align.barrier import loss_barrier
-from weightnet.align.learned import LearnedAligner, align_pairs, alignment_loss, planted_pairs
+from weightnet.align.learned import (
+    LearnedAligner,
+    align_pairs,
+    alignment_loss,
+    planted_pairs,
+    round_scores,
+)
 from weightnet.align.matching import weight_matching
 from weightnet.align.saved import save_aligner
 from weightnet.data.pairs import PairBatch
@@ -155,8 +161,8 @@ class AlignmentTask(MetanetTask):
         if self.training and self.real_pair_weight > 0 and ws.batch_size > 1:
             rolled = ws.map(lambda t: t.roll(1, dims=0))
             loss = loss + self.real_pair_weight * self._loss(self.model(ws, rolled), ws, rolled)
-        preds = torch.cat([s.detach().argmax(dim=2) for s in scores], dim=1)  # (B, H)
-        targets = torch.cat([t.to(preds.device) for t in target], dim=1)  # (B, H)
+        preds = torch.cat(round_scores(scores), dim=1)  # (B, H), as at inference
+        targets = torch.cat(target, dim=1).to(preds.device)  # (B, H)
         return loss, preds, targets
 
     def _pair_step(self, batch: PairBatch, split: str) -> float:
@@ -178,14 +184,13 @@ class AlignmentTask(MetanetTask):
     def test_step(self, batch: PairBatch, batch_idx: int) -> None:
         spec, size = self.model.spec, len(batch.pairs)
         learned_seconds = self._pair_step(batch, "test")
+        reference, other = batch.reference, batch.other
         start = time.perf_counter()
         with _threads(self.timing_threads):
-            matched = weight_matching(
-                spec, batch.reference, batch.other, max_sweeps=self.matching_max_sweeps
-            )
+            matched = weight_matching(spec, reference, other, max_sweeps=self.matching_max_sweeps)
         matching_seconds = time.perf_counter() - start
         metrics = {  # per pair, however many pairs share a network
-            "test/barrier_unaligned": pair_barriers(batch, spec, batch.other).mean(),
+            "test/barrier_unaligned": pair_barriers(batch, spec, other).mean(),
             "test/barrier_weight_matching": pair_barriers(batch, spec, matched.aligned).mean(),
             "test/seconds_per_pair_learned": learned_seconds / size,
             "test/seconds_per_pair_matching": matching_seconds / size,
