@@ -479,6 +479,9 @@ class PretrainedRecipe:
         name: the metanet's name.
         zoo_recipe: the zoo it learns from (``weightnet zoo generate`` recipe).
         num_models: training runs of that zoo.
+        zoo_steps: optimizer steps per run.
+        checkpoint_steps: steps recorded per run.
+        zoo_folder: where the zoo is generated (if missing) and read.
         model: the ``MODELS`` name.
         model_kwargs: constructor arguments.
         probe_features: probe activations per neuron.
@@ -492,6 +495,9 @@ class PretrainedRecipe:
     name: str
     zoo_recipe: str
     num_models: int
+    zoo_steps: int
+    checkpoint_steps: tuple[int, ...]
+    zoo_folder: str
     model: str
     model_kwargs: Mapping[str, Any]
     probe_features: int
@@ -507,7 +513,10 @@ RECIPES = {
     "digits-mlp": PretrainedRecipe(
         name="digits-mlp",
         zoo_recipe="digits-mlp-hetero",
-        num_models=480,
+        num_models=600,
+        zoo_steps=200,  # a quarter of the recipe's 800: the same spread of accuracies, 4x faster
+        checkpoint_steps=(0, 25, 50, 100, 200),
+        zoo_folder="data/digits-mlp-hetero-short",  # = conf/data/digits_mlp_hetero.yaml's zoo
         model="gnn",
         model_kwargs={"out_features": 1, "hidden_channels": 32, "num_layers": 3},
         probe_features=16,
@@ -541,12 +550,14 @@ def build_pretrained(name: str, out: str | Path | None = None, zoo: str | Path |
     if name not in RECIPES:
         raise WeightnetError(f"unknown pretrained metanet {name!r} (known: {', '.join(RECIPES)})")
     recipe = RECIPES[name]
-    zoo_path = Path(zoo or f"data/{recipe.zoo_recipe}-{recipe.num_models}")
+    zoo_path = Path(zoo or recipe.zoo_folder)
     generate = {
         "recipe": recipe.zoo_recipe,
         "out": str(zoo_path),
         "num_models": recipe.num_models,
         "seed": recipe.seed,
+        "num_steps": recipe.zoo_steps,
+        "checkpoint_steps": recipe.checkpoint_steps,
     }
     pl.seed_everything(recipe.seed, workers=True)
     datamodule = HeteroZooDataModule(
@@ -594,6 +605,7 @@ def build_pretrained(name: str, out: str | Path | None = None, zoo: str | Path |
         "training_data": {
             "zoo_recipe": recipe.zoo_recipe,
             "num_models": recipe.num_models,
+            "steps": recipe.zoo_steps,
             "seed": recipe.seed,
             "num_networks": len(datamodule.train_set),
             "architectures": datamodule.group_names,

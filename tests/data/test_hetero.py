@@ -93,3 +93,17 @@ def test_probe_features_are_computed_with_each_network_s_activation(hetero_root,
     model = GraphNet(None, 1, 8, 1, **dm.model_kwargs)
     assert model(batch).shape == (batch.num_graphs, 1)
     assert dm.state_dict()["probe_features"] == 3 and dm.state_dict()["scaling"] is not None
+
+
+def test_generate_with_fewer_steps_uses_a_variant_of_the_recipe(tmp_path):
+    generate = {"recipe": "digits-mlp-hetero", "out": str(tmp_path / "z"), "num_models": 12}
+    dm = HeteroZooDataModule(
+        tmp_path / "z", generate={**generate, "num_steps": 20, "checkpoint_steps": [0, 20]}
+    )
+    recipe = dm.generate["recipe"]
+    assert (recipe.name, recipe.num_steps, recipe.checkpoint_steps) == (
+        "digits-mlp-hetero",
+        20,
+        (0, 20),
+    )
+    assert HeteroZooDataModule(tmp_path / "z", generate=generate).generate == generate

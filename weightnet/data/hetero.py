@@ -105,7 +105,8 @@ class HeteroZooDataModule(ZooDataModule):
         normalize: apply train-split :class:`FanInScaling`.
         augment: randomly permute hidden neurons of every training network.
         generate: how to build the built-in zoo when ``path`` is missing (as for
-            :class:`~weightnet.data.datamodule.ZooDataModule`).
+            :class:`~weightnet.data.datamodule.ZooDataModule`); ``num_steps`` and
+            ``checkpoint_steps`` entries shorten the recipe's training (a variant recipe).
         pin_memory: pin batches in page-locked memory.
         probe_features: probe activations per neuron (0: none); the model must be built
             with the same number (:attr:`model_kwargs`).
@@ -143,6 +144,8 @@ class HeteroZooDataModule(ZooDataModule):
             generate=generate,
             pin_memory=pin_memory,
         )
+        if self.generate and {"num_steps", "checkpoint_steps"} & set(self.generate):
+            self.generate = _shortened(self.generate)
         self.probe_features = int(probe_features)
         self.probe_seed = int(probe_seed)
         self.specs: list[WeightSpec] = []
@@ -231,3 +234,20 @@ class HeteroZooDataModule(ZooDataModule):
         """Restore the normalization scales saved with a checkpoint."""
         if state_dict.get("scaling") is not None:
             self.scaling = FanInScaling.from_dict(state_dict["scaling"])
+
+
+def _shortened(generate: Mapping[str, Any]) -> dict[str, Any]:
+    """``generate`` with its recipe replaced by a variant of other ``num_steps`` / ``checkpoint_steps``."""
+    import dataclasses
+
+    from weightnet.zoo.recipes import RECIPES
+
+    generate = dict(generate)
+    changes = {k: generate.pop(k) for k in ("num_steps", "checkpoint_steps") if k in generate}
+    if "checkpoint_steps" in changes:
+        changes["checkpoint_steps"] = tuple(int(s) for s in changes["checkpoint_steps"])
+    name = generate["recipe"]
+    if name not in RECIPES:
+        raise ZooError(f"data.generate.recipe: unknown recipe {name!r}")
+    generate["recipe"] = dataclasses.replace(RECIPES[name], **changes)
+    return generate
