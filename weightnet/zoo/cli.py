@@ -40,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "generate",
         help="train a zoo with a built-in recipe",
         description="Train many small networks at once with a built-in recipe and write them "
-        "as a zoo folder. Nothing is left behind if it fails or is interrupted.",
+        "as a zoo folder. DIR appears only when complete; if killed or interrupted, the finished "
+        "chunks wait in .DIR.partial beside it and the same command continues from them.",
         epilog=_GENERATE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -29,7 +29,7 @@ from weightnet.zoo.architectures import SIREN
 from weightnet.zoo.optim import VectorizedOptimizer
 from weightnet.zoo.seeding import INIT, SPLIT, stream
 from weightnet.zoo.trainer import train_networks
-from weightnet.zoo.writer import ZooWriter
+from weightnet.zoo.writer import ChunkStore, ZooWriter
 
 __all__ = ["DIGITS_INR", "InrRecipe", "digit_images", "siren_init"]
 
@@ -125,6 +125,7 @@ class InrRecipe:
         inr_seed = runs % self.inrs_per_image
         split_of_run = image_split[runs // self.inrs_per_image]
         writer = ZooWriter(folder, spec, num_models)
+        store = ChunkStore(folder)
         mse = np.zeros(num_models)
         quality = np.zeros(num_models)
         chunks = [runs[s : s + self.chunk_size] for s in range(0, num_models, self.chunk_size)]
@@ -134,18 +135,18 @@ class InrRecipe:
             unit="step",
             disable=not progress,
         ) as bar:
-            for chunk in chunks:
-                targets = torch.from_numpy(images[image_of_run[chunk]])  # (B, H, W)
-                inits = [
-                    siren_init(spec, stream(seed, INIT, inr_seed[r] if self.shared_init else r))
-                    for r in chunk
-                ]
-                params = self._fit(spec, torch.from_numpy(np.stack(inits)), targets, bar)
-                with torch.no_grad():
-                    rendered = render(spec, WeightSpace.from_flat(spec, params), self.grid)
-                mse[chunk] = ((rendered - targets) ** 2).mean(dim=(1, 2)).double().numpy()
-                quality[chunk] = psnr(rendered, targets).double().numpy()
-                writer.write_rows(chunk, params.numpy())
+            for c, chunk in enumerate(chunks):
+                saved = store.load(f"inr-{c}")  # finished by an interrupted generation
+                if saved is None:
+                    saved = self._fit_chunk(
+                        spec, chunk, images[image_of_run[chunk]], inr_seed, seed, bar
+                    )
+                    store.save(f"inr-{c}", saved)
+                else:
+                    bar.update(self.num_steps)
+                mse[chunk], quality[chunk] = saved["mse"], saved["psnr"]
+                writer.write_rows(chunk, saved["params"])
+        store.clear()
         columns = {
             "run_id": runs.tolist(),
             "label": labels[image_of_run].tolist(),
@@ -157,6 +158,30 @@ class InrRecipe:
             "step": [self.num_steps] * num_models,
         }
         writer.finish(columns, self._meta(spec, seed, num_models, chosen, image_split))
+
+    def _fit_chunk(
+        self,
+        spec: WeightSpec,
+        chunk: np.ndarray,
+        images: np.ndarray,
+        inr_seed: np.ndarray,
+        seed: int,
+        bar,
+    ) -> dict[str, np.ndarray]:
+        """Fit the INRs ``chunk`` to their ``(B, H, W)`` ``images``: ``params``, ``mse``, ``psnr``."""
+        targets = torch.from_numpy(images)  # (B, H, W)
+        inits = [
+            siren_init(spec, stream(seed, INIT, inr_seed[r] if self.shared_init else r))
+            for r in chunk
+        ]
+        params = self._fit(spec, torch.from_numpy(np.stack(inits)), targets, bar)
+        with torch.no_grad():
+            rendered = render(spec, WeightSpace.from_flat(spec, params), self.grid)
+        return {
+            "params": params.numpy(),  # (B, P)
+            "mse": ((rendered - targets) ** 2).mean(dim=(1, 2)).double().numpy(),
+            "psnr": psnr(rendered, targets).double().numpy(),
+        }
 
     def _fit(
         self, spec: WeightSpec, params: torch.Tensor, targets: torch.Tensor, bar

@@ -14,8 +14,8 @@ architecture, depth 1-4, widths 8-64).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,7 @@ from weightnet.zoo.inr import DIGITS_INR, InrRecipe
 from weightnet.zoo.optim import VectorizedOptimizer
 from weightnet.zoo.seeding import ARCHITECTURES, BATCHES, HYPERPARAMETERS, INIT, SUBSET, stream
 from weightnet.zoo.trainer import chunk_runs, train_networks
-from weightnet.zoo.writer import ZooWriter, staged_output
+from weightnet.zoo.writer import ChunkStore, ZooWriter, staged_output
 
 _METRICS = ("test_accuracy", "test_loss", "train_accuracy", "train_loss")
 
@@ -133,37 +133,74 @@ class ClassifierRecipe:
                 (arch_name, spec, runs, [runs[c] for c in chunk_runs(keys, self.chunk_size)])
             )
         total = sum(len(chunks) for *_, chunks in plans) * self.num_steps
+        store = ChunkStore(folder)
         with tqdm(total=total, desc=f"zoo {self.name}", unit="step", disable=not progress) as bar:
             for arch_name, spec, runs, chunks in plans:
                 out = folder / arch_name if self.one_folder_per_architecture else folder
                 out.mkdir(exist_ok=True)
-                self._train_architecture(out, spec, runs, chunks, configs, data, seed, bar)
+                trained = (
+                    self._trained_chunk(
+                        store, f"{arch_name}-{c}", spec, chunk, configs, data, seed, bar
+                    )
+                    for c, chunk in enumerate(chunks)
+                )
+                self._write_architecture(out, spec, runs, chunks, trained, configs, data, seed)
+        store.clear()
 
-    def _train_architecture(
+    def _trained_chunk(
+        self,
+        store: ChunkStore,
+        name: str,
+        spec: WeightSpec,
+        chunk: np.ndarray,
+        configs: list[dict],
+        data: DigitsData,
+        seed: int,
+        bar,
+    ) -> dict[str, np.ndarray]:
+        """One chunk's checkpoints: ``steps`` (K,), ``values`` (K, B, P), each metric (K, B).
+
+        Read from ``store`` when an interrupted generation finished it, else trained and stored.
+        """
+        saved = store.load(name)
+        if saved is not None:
+            bar.update(self.num_steps)
+            return saved
+        checkpoints = self._train_chunk(spec, chunk, configs, data, seed, bar)
+        saved = {
+            "steps": np.array([step for step, _, _ in checkpoints]),
+            "values": np.stack([values for _, values, _ in checkpoints]),  # (K, B, P)
+            **{
+                f"metric.{metric}": np.stack([evaluation[metric] for *_, evaluation in checkpoints])
+                for metric in checkpoints[0][2]
+            },
+        }
+        store.save(name, saved)
+        return saved
+
+    def _write_architecture(
         self,
         out: Path,
         spec: WeightSpec,
         runs: np.ndarray,
         chunks: list[np.ndarray],
+        trained: Iterable[dict[str, np.ndarray]],
         configs: list[dict],
         data: DigitsData,
         seed: int,
-        bar,
     ) -> None:
-        """Train the ``runs`` of one architecture chunk by chunk and write its zoo."""
+        """Write the zoo of one architecture's ``runs`` from their ``trained`` chunks."""
         steps = sorted(self.checkpoint_steps)
         block_of_run = {int(r): i * len(steps) for i, r in enumerate(runs)}  # first row of a run
         writer = ZooWriter(out, spec, len(runs) * len(steps))
         metrics = {name: np.zeros(len(runs) * len(steps)) for name in _METRICS}
-        for chunk in chunks:
+        for chunk, saved in zip(chunks, trained, strict=True):
             first_rows = np.array([block_of_run[int(r)] for r in chunk])  # (B,)
-            for step, values, evaluation in self._train_chunk(
-                spec, chunk, configs, data, seed, bar
-            ):
+            for k, step in enumerate(saved["steps"].tolist()):
                 rows = first_rows + steps.index(step)
-                writer.write_rows(rows, values)
-                for name, column in evaluation.items():
-                    metrics[name][rows] = column
+                writer.write_rows(rows, saved["values"][k])
+                for name in _METRICS:
+                    metrics[name][rows] = saved[f"metric.{name}"][k]
         row_runs = np.repeat(runs, len(steps))
         columns: dict[str, list] = {"run_id": row_runs.tolist()}
         for name in configs[0]:
@@ -332,6 +369,11 @@ def generate_zoo(
             the same recipe and seed give byte-identical ``weights.npy``.
         progress: show a progress bar.
 
+    Killed midway, it leaves ``.OUT.partial`` beside ``out`` with the chunks it finished;
+    the same call (same recipe settings, ``num_models`` and ``seed``) continues from them
+    and writes the same bytes as an uninterrupted run; a call with other arguments is
+    refused while that folder exists.
+
     Returns:
         ``out`` as a :class:`~pathlib.Path`.
 
@@ -345,6 +387,13 @@ def generate_zoo(
     if num_models < 1:
         raise WeightnetError(f"num_models must be at least 1, got {num_models}")
     out = Path(out)
-    with staged_output(out) as folder:
+    settings = {f.name: getattr(chosen, f.name) for f in fields(chosen)}
+    resume_key = {
+        "recipe": chosen.name,
+        "num_models": num_models,
+        "seed": seed,
+        "settings": {k: v for k, v in settings.items() if not callable(v)},
+    }
+    with staged_output(out, resume_key) as folder:
         chosen.generate(folder, num_models, seed, progress)
     return out

@@ -4,7 +4,10 @@ A zoo folder holds ``weights.npy`` (N x P float32, rows in ``WeightSpec.layout()
 order), ``layout.csv``, ``metrics.csv`` (one row per model) and ``zoo.json``.
 :func:`staged_output` builds the whole output in a hidden sibling folder and renames
 it into place only when everything is written, so an interrupted or failed
-generation leaves nothing behind.
+generation leaves no half-written ``OUT``. Given the arguments that fix the output,
+the sibling is ``.OUT.partial`` and survives a kill: a :class:`ChunkStore` inside it
+keeps every finished chunk of training, and the same command run again continues
+from there (the result is byte-identical to an uninterrupted run).
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ import numpy as np
 from weightnet.errors import WeightnetError
 from weightnet.weightspace import WeightSpec, write_layout_csv
 
-__all__ = ["FORMAT_VERSION", "ZooWriter", "check_output_folder", "sha256_file", "staged_output"]
+__all__ = [
+    "FORMAT_VERSION",
+    "ChunkStore",
+    "ZooWriter",
+    "check_output_folder",
+    "sha256_file",
+    "staged_output",
+]
 
 FORMAT_VERSION = 1
 
@@ -58,25 +68,102 @@ def check_output_folder(out: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def staged_output(out: str | Path) -> Iterator[Path]:
-    """Yield a hidden temporary sibling of ``out``; rename it to ``out`` if the block succeeds.
+def staged_output(out: str | Path, resume_key: Mapping | None = None) -> Iterator[Path]:
+    """Yield a hidden sibling of ``out``; rename it to ``out`` if the block succeeds.
 
-    On any exception (including ``KeyboardInterrupt``) the temporary folder is removed.
+    Args:
+        out: the folder to create (must not exist, or be empty).
+        resume_key: JSON-ready arguments that fix the output (recipe, seed, ...). Without
+            it the sibling is a fresh temporary folder, removed on any exception. With it
+            the sibling is ``.OUT.partial`` holding ``manifest.json`` (the key): it is kept
+            when interrupted (``KeyboardInterrupt``, or killed), and yielded again to a
+            call with the same key so that the work continues; removed on other errors.
+
+    Raises:
+        WeightnetError: ``out`` not usable, or ``.OUT.partial`` left by a call with a
+            different key (delete it, or rerun with the arguments it names).
     """
     out = check_output_folder(out)
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    except OSError as err:
-        raise WeightnetError(f"{out.parent}: cannot write here ({err.strerror})") from err
+    if resume_key is None:
+        try:
+            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+        except OSError as err:
+            raise WeightnetError(f"{out.parent}: cannot write here ({err.strerror})") from err
+    else:
+        staging = _resumable_staging(out, resume_key)
     try:
         yield staging
+        (staging / _MANIFEST).unlink(missing_ok=True)
         staging.chmod(0o755)
         if out.exists():
             out.rmdir()  # empty, checked above
         staging.rename(out)
+    except KeyboardInterrupt:
+        if resume_key is None:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+_MANIFEST = "manifest.json"
+
+
+def _resumable_staging(out: Path, resume_key: Mapping) -> Path:
+    """``.OUT.partial`` for ``resume_key``: created, or reused when its manifest matches."""
+    key = json.loads(json.dumps(resume_key, default=repr))
+    staging = out.parent / f".{out.name}.partial"
+    manifest = staging / _MANIFEST
+    if staging.exists():
+        try:
+            found = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            found = None
+        if found != key:
+            raise WeightnetError(
+                f"{staging}: left by an interrupted run with other arguments "
+                f"({json.dumps(found)[:200]}); rerun with those or delete the folder"
+            )
+        return staging
+    try:
+        staging.mkdir()
+    except OSError as err:
+        raise WeightnetError(f"{out.parent}: cannot write here ({err.strerror})") from err
+    tmp = staging / f"{_MANIFEST}.tmp"
+    tmp.write_text(json.dumps(key, indent=1) + "\n")
+    tmp.replace(manifest)
+    return staging
+
+
+class ChunkStore:
+    """Finished chunks of a generation in ``FOLDER/.chunks/NAME.npz`` (arrays only, no pickles).
+
+    Each file is written under a temporary name and renamed, so a chunk is either
+    complete or absent, whenever the process dies.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder) / ".chunks"
+
+    def load(self, name: str) -> dict[str, np.ndarray] | None:
+        """The arrays saved as ``name``, or ``None`` if that chunk is not finished."""
+        path = self.folder / f"{name}.npz"
+        if not path.is_file():
+            return None
+        with np.load(path, allow_pickle=False) as saved:
+            return {key: saved[key] for key in saved.files}
+
+    def save(self, name: str, arrays: Mapping[str, np.ndarray]) -> None:
+        """Store a finished chunk's arrays atomically."""
+        self.folder.mkdir(exist_ok=True)
+        tmp = self.folder / f"{name}.tmp.npz"
+        np.savez(tmp, **arrays)
+        tmp.replace(self.folder / f"{name}.npz")
+
+    def clear(self) -> None:
+        """Remove the stored chunks (before the folder becomes the zoo)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class ZooWriter:
