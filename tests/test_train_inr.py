@@ -1,37 +1,16 @@
 """train.py's INR tasks compose and run (fast_dev_run) on a tiny digits-inr zoo."""
 
-import sys
-from pathlib import Path
-
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
-from inr_zoo import write_tiny_inr_zoo
-from omegaconf import open_dict
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-import train  # noqa: E402
+from hydra_compose import compose_train as _compose
+from hydra_compose import train
+from inr_zoo import tiny_inr_zoo
 
 TINY = ["data.batch_size=4", "model.hidden_channels=4", "model.num_layers=1"]
 
 
 @pytest.fixture(scope="module")
-def zoo(tmp_path_factory):
-    return write_tiny_inr_zoo(tmp_path_factory.mktemp("train_inr") / "zoo")
-
-
-def _compose(overrides, output_dir):
-    with initialize_config_dir(config_dir=str(train.CONFIG_DIR), version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=[*overrides, f"paths.output_dir={output_dir}"],
-            return_hydra_config=True,
-        )
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg["hydra"]
-    return cfg
+def zoo():
+    return tiny_inr_zoo()
 
 
 def test_inr_task_defaults_compose(tmp_path):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from inr_zoo import write_tiny_inr_zoo
+from inr_zoo import tiny_inr_zoo
 
 from weightnet.data.inr_dilation import InrDilationDataModule, dilate
 from weightnet.data.zoo import ZooError
@@ -9,8 +9,8 @@ from weightnet.inr import InrGrid, render
 
 
 @pytest.fixture(scope="module")
-def zoo_path(tmp_path_factory):
-    return write_tiny_inr_zoo(tmp_path_factory.mktemp("dilation") / "zoo")
+def zoo_path():
+    return tiny_inr_zoo()
 
 
 def test_dilate_on_a_hand_case():

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from inr_zoo import TINY_NUM_MODELS, write_tiny_inr_zoo
+from inr_zoo import TINY_NUM_MODELS, tiny_inr_zoo, write_tiny_inr_zoo
 
 from weightnet.data.zoo import open_zoo
 from weightnet.inr import InrGrid, render
@@ -13,8 +13,8 @@ from weightnet.zoo.seeding import stream
 
 
 @pytest.fixture(scope="module")
-def zoo(tmp_path_factory):
-    return open_zoo(write_tiny_inr_zoo(tmp_path_factory.mktemp("inr") / "zoo"), True)
+def zoo():
+    return open_zoo(tiny_inr_zoo(), True)
 
 
 def test_recipe_is_registered():
@@ -46,7 +46,7 @@ def test_recorded_psnr_is_the_rendering_of_the_stored_weights(zoo):
     mse = ((rendered - target) ** 2).mean(dim=(1, 2)).double().numpy()
     np.testing.assert_allclose(mse, zoo.metrics["mse"], rtol=1e-4)
     np.testing.assert_allclose(10 * np.log10(1 / mse), zoo.metrics["psnr"], rtol=1e-4)
-    assert zoo.metrics["psnr"].min() > 20  # 30 steps already fit the smooth digits
+    assert zoo.metrics["psnr"].min() > 15  # 15 steps already fit the smooth digits roughly
 
 
 def test_inrs_of_one_image_never_straddle_splits(zoo):
@@ -73,11 +73,12 @@ def test_siren_init_bounds_and_determinism():
     np.testing.assert_array_equal(params, siren_init(spec, stream(0, 3, 0)))
 
 
-def test_same_seed_same_bytes(zoo, tmp_path):
-    again = open_zoo(write_tiny_inr_zoo(tmp_path / "again"))
-    assert again.meta["weights_sha256"] == zoo.meta["weights_sha256"]
-    other = json.loads((write_tiny_inr_zoo(tmp_path / "other", seed=1) / "zoo.json").read_text())
-    assert other["weights_sha256"] != zoo.meta["weights_sha256"]
+def test_same_seed_same_bytes(tmp_path):
+    def sha(name, seed):
+        path = write_tiny_inr_zoo(tmp_path / name, seed, num_models=4)
+        return json.loads((path / "zoo.json").read_text())["weights_sha256"]
+
+    assert sha("one", 0) == sha("again", 0) != sha("other", 1)
 
 
 def test_cli_generates_a_zoo(tmp_path, monkeypatch):

@@ -25,7 +25,20 @@ from weightnet.weightspace import WeightSpace, WeightSpec
 __all__ = ["GaussianNoise", "RandomPermutation", "RandomSignFlip", "WeightDropout"]
 
 
-class RandomPermutation:
+class _RandomTransform:
+    """A transform with a probability ``p`` and an optional dedicated ``generator``."""
+
+    def __init__(self, p: float, generator: torch.Generator | None) -> None:
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"probability p={p} must lie in [0, 1]")
+        self.p = p
+        self.generator = generator
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(p={self.p})"
+
+
+class RandomPermutation(_RandomTransform):
     """Permute the hidden neurons of each network independently at random.
 
     The permutations are drawn from ``generator``, or from torch's global RNG when it is
@@ -37,9 +50,7 @@ class RandomPermutation:
     """
 
     def __init__(self, p: float = 1.0, generator: torch.Generator | None = None) -> None:
-        _check_probability(p)
-        self.p = p
-        self.generator = generator
+        super().__init__(p, generator)
 
     def __call__(self, ws: WeightSpace, spec: WeightSpec) -> WeightSpace:
         perms = sample_permutations(spec, ws.batch_size, self.generator)
@@ -51,16 +62,8 @@ class RandomPermutation:
             )
         return permute(ws, perms)
 
-    def __repr__(self) -> str:
-        return f"RandomPermutation(p={self.p})"
 
-
-def _check_probability(p: float) -> None:
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"probability p={p} must lie in [0, 1]")
-
-
-class RandomSignFlip:
+class RandomSignFlip(_RandomTransform):
     """Flip the signs of random hidden neurons of odd activations (sin, tanh): a symmetry.
 
     A flipped neuron has its incoming weights, its bias and its outgoing weights negated
@@ -74,9 +77,7 @@ class RandomSignFlip:
     """
 
     def __init__(self, p: float = 1.0, generator: torch.Generator | None = None) -> None:
-        _check_probability(p)
-        self.p = p
-        self.generator = generator
+        super().__init__(p, generator)
 
     def __call__(self, ws: WeightSpace, spec: WeightSpec) -> WeightSpace:
         if self.p == 0.0:
@@ -88,9 +89,6 @@ class RandomSignFlip:
             for layer, d in zip(spec.layers[:-1], signs, strict=True)
         ]  # (B, n_i) each
         return rescale(ws, spec, factors)
-
-    def __repr__(self) -> str:
-        return f"RandomSignFlip(p={self.p})"
 
 
 class GaussianNoise:
@@ -126,7 +124,7 @@ class GaussianNoise:
         return f"GaussianNoise(std={self.std})"
 
 
-class WeightDropout:
+class WeightDropout(_RandomTransform):
     """Set each weight (not bias) to zero with probability ``p``, without rescaling the rest.
 
     Args:
@@ -135,9 +133,7 @@ class WeightDropout:
     """
 
     def __init__(self, p: float = 0.05, generator: torch.Generator | None = None) -> None:
-        _check_probability(p)
-        self.p = p
-        self.generator = generator
+        super().__init__(p, generator)
 
     def __call__(self, ws: WeightSpace, spec: WeightSpec) -> WeightSpace:
         if self.p == 0.0:
@@ -146,6 +142,3 @@ class WeightDropout:
             w * (torch.rand(w.shape, generator=self.generator) >= self.p).to(w) for w in ws.weights
         )
         return WeightSpace(weights, ws.biases)
-
-    def __repr__(self) -> str:
-        return f"WeightDropout(p={self.p})"

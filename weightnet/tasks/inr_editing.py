@@ -78,7 +78,10 @@ class InrEditingTask(MetanetTask):
         self._examples: list[Tensor] = []
 
     def make_metrics(self) -> MetricCollection:
-        return MetricCollection({"mse": RenderingMSE(0), "mse_identity": RenderingMSE(1)})
+        # no compute groups: at the start (zero edit) both states agree and would be merged
+        return MetricCollection(
+            {"mse": RenderingMSE(0), "mse_identity": RenderingMSE(1)}, compute_groups=False
+        )
 
     def attach(self, spec: WeightSpec, stats: WeightStats | None, grid: InrGrid) -> None:
         """Set the INR architecture, the normalization statistics of the inputs and the grid."""
