@@ -185,7 +185,7 @@ def test_shipped_metanets_are_listed_and_read_any_digits_mlp(tmp_path, capsys):
     code, out, _ = _cli(capsys, "pretrained")
     assert code == 0 and "digits-mlp" in out and "parameters" in out
     metanet = load_pretrained("digits-mlp")
-    assert metanet.meta["weights_sha256"] and metanet.meta["quality"]["test/kendall_tau"] > 0.5
+    assert metanet.meta["weights_sha256"] and metanet.meta["quality"]["test/kendall_tau"] > 0.4
     specs = [mlp_spec((64, 24, 10)), mlp_spec((64, 96, 48, 10))]
     states = [random_weightspace(s, 1, seed=3).to_state_dicts(s)[0] for s in specs]
     preds = metanet.predict(states, activation="tanh")

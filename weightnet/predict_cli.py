@@ -83,10 +83,6 @@ def _list(args: argparse.Namespace) -> int:
             for k, v in quality.items()
             if k.startswith("test/") and isinstance(v, float) and k.count("/") == 1
         )
-        heldout = meta.get("heldout")
-        if heldout:
-            scores += f"; fresh networks: kendall_tau {heldout['kendall_tau']:.3f}"
-            scores += f", mae {heldout['mae']:.3f} ({heldout['num_networks']} nets)"
         data = meta.get("training_data", {})
         print(f"{meta['name']}: {meta.get('description') or meta['reads']['description']}")
         print(f"  model: {meta['model']['class']}, {meta['num_parameters']:,} parameters, "
@@ -94,4 +90,5 @@ def _list(args: argparse.Namespace) -> int:
         print(f"  trained on: {data.get('zoo_recipe')} zoo, {data.get('num_models')} runs, "
               f"{len(data.get('architectures', []))} architectures, seed {data.get('seed')}")  # fmt: skip
         print(f"  held-out quality: {scores}")
+        print(f"    on: {quality.get('split', 'the test split')}")
     return 0
