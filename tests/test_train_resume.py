@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -31,6 +32,7 @@ def test_resuming_from_the_last_checkpoint_matches_an_uninterrupted_run(tiny_zoo
     # stopped after the first epoch (same learning-rate schedule), then resumed
     _fit(tiny_zoo, tmp_path / "resumed", 2, f"+trainer.max_steps={first_epoch['global_step']}")
     resumed = _fit(tiny_zoo, tmp_path / "resumed", 2, "ckpt_path=last")
+    assert Path(resumed["best_checkpoint"]).name == Path(straight["best_checkpoint"]).name
     assert resumed["test"].keys() == straight["test"].keys()
     for key, value in straight["test"].items():
         assert resumed["test"][key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
