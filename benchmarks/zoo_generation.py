@@ -122,7 +122,7 @@ def main() -> None:
     vec_seconds, zoo_path = vectorized(recipe, args.runs)
     zoo = open_zoo(zoo_path)
     last = zoo.metrics["step"] == recipe.num_steps
-    trained = np.asarray(zoo.weights)[last][: args.loop_runs]
+    trained = zoo.weights[np.flatnonzero(last)[: args.loop_runs]]  # (loop_runs, P)
     max_diff = float(np.nanmax(np.abs(trained - np.stack(loop_finals))))
     accuracy = zoo.metrics["test_accuracy"]
     scaling = {}

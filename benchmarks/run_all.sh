@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs the side-by-side benchmarks whose figures the README quotes, writing one JSON per
+# benchmark to benchmarks/results/. Each script runs both sides in one process on the same
+# inputs. Run on an otherwise idle machine: ratios are fair under load, absolute speeds are not.
+#   bash benchmarks/run_all.sh            # ~15 minutes on 2 cores (the memory one writes 5.4 GB to /tmp)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=benchmarks/results
+mkdir -p "$out"
+python benchmarks/zoo_generation.py --runs 1000 --loop-runs 10 --sizes 100,1000 --threads 1 --json "$out/zoo_generation.json"
+python benchmarks/metanet_throughput.py --rounds 2 --steps 2 --threads 1 --json "$out/metanet_throughput.json"
+python benchmarks/graph_batching.py --threads 1 --json "$out/graph_batching.json"
+python benchmarks/graph_throughput.py --threads 1 --steps 3 --json "$out/graph_throughput.json"
+python benchmarks/alignment.py --threads 1 --json "$out/alignment.json"
+python benchmarks/memmap_zoo.py --steps 300 --workers 0 2 --json "$out/memmap_zoo.json"
