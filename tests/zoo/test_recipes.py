@@ -185,3 +185,20 @@ def test_recipe_registry_and_bad_arguments(tmp_path):
     with pytest.raises(WeightnetError, match="num_models"):
         generate_zoo("digits-mlp", tmp_path / "z", 0)
     assert not (tmp_path / "z").exists()
+
+
+def test_generating_a_zoo_leaves_the_global_random_state_alone(tmp_path):
+    """train.py seeds, generates a missing zoo, then builds the model: same model either way."""
+    import random
+
+    torch.manual_seed(7)
+    np.random.seed(7)
+    random.seed(7)
+    expected = (torch.rand(3), np.random.rand(3), random.random())
+    torch.manual_seed(7)
+    np.random.seed(7)
+    random.seed(7)
+    generate_zoo("digits-mlp", tmp_path / "z", num_models=2, seed=0, progress=False)
+    after = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(after[0], expected[0])
+    assert np.array_equal(after[1], expected[1]) and after[2] == expected[2]

@@ -28,7 +28,15 @@ from weightnet.zoo.classification import ClassificationRuns
 from weightnet.zoo.digits import DigitsData, load_digits_data
 from weightnet.zoo.inr import DIGITS_INR, InrRecipe
 from weightnet.zoo.optim import VectorizedOptimizer
-from weightnet.zoo.seeding import ARCHITECTURES, BATCHES, HYPERPARAMETERS, INIT, SUBSET, stream
+from weightnet.zoo.seeding import (
+    ARCHITECTURES,
+    BATCHES,
+    HYPERPARAMETERS,
+    INIT,
+    SUBSET,
+    global_rngs_untouched,
+    stream,
+)
 from weightnet.zoo.trainer import chunk_runs, train_networks
 from weightnet.zoo.writer import ChunkStore, ZooWriter, staged_output
 
@@ -394,6 +402,6 @@ def generate_zoo(
         "seed": seed,
         "settings": {k: v for k, v in settings.items() if not callable(v)},
     }
-    with staged_output(out, resume_key) as folder:
+    with global_rngs_untouched(), staged_output(out, resume_key) as folder:
         chosen.generate(folder, num_models, seed, progress)
     return out
