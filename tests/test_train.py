@@ -8,32 +8,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import OmegaConf, open_dict
+from hydra_compose import ROOT, train  # noqa: E402
+from hydra_compose import compose_train as _compose  # noqa: E402
+from omegaconf import OmegaConf
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-import train  # noqa: E402
 from weightnet.models import MODELS as MODEL_REGISTRY  # noqa: E402
 
 # the metanets of weightnet.models.MODELS that have a config (other model configs serve other tasks)
 MODELS = sorted(set(MODEL_REGISTRY) & {p.stem for p in (ROOT / "conf" / "model").glob("*.yaml")})
 TASKS = sorted(p.stem for p in (ROOT / "conf" / "task").glob("*.yaml"))
 TINY = ["data.batch_size=8", "model.hidden_channels=4", "model.num_layers=1"]
-
-
-def _compose(overrides, output_dir):
-    with initialize_config_dir(config_dir=str(train.CONFIG_DIR), version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=[*overrides, f"paths.output_dir={output_dir}"],
-            return_hydra_config=True,
-        )
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg["hydra"]  # as under @hydra.main, the task function sees no hydra node
-    return cfg
 
 
 @pytest.fixture(scope="module")

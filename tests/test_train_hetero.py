@@ -1,32 +1,12 @@
 """train.py on a heterogeneous zoo: one graph metanet over all architectures."""
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-import train  # noqa: E402
+from hydra_compose import compose_train as _compose  # noqa: E402
+from hydra_compose import train  # noqa: E402
 
 TINY = ["data.batch_size=8", "model.hidden_channels=4", "model.num_layers=1"]
-
-
-def _compose(overrides, output_dir):
-    with initialize_config_dir(config_dir=str(train.CONFIG_DIR), version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=[*overrides, f"paths.output_dir={output_dir}"],
-            return_hydra_config=True,
-        )
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg["hydra"]
-    return cfg
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
 
 from weightnet.align.barrier import loss_barrier
 from weightnet.align.learned import LearnedAligner
@@ -17,9 +14,9 @@ from weightnet.functional import forward
 from weightnet.symmetry import permute
 from weightnet.tasks.alignment import AlignmentTask, pair_barriers
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-import train  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared compose helper
+from hydra_compose import compose_train as _compose  # noqa: E402
+from hydra_compose import train  # noqa: E402
 
 METRICS = {
     "test/barrier",
@@ -38,19 +35,6 @@ def zoo(tmp_path_factory, write_zoo):
     return write_zoo(
         tmp_path_factory.mktemp("alignment") / "zoo", num_runs=20, sizes=(64, 6, 5, 10)
     )
-
-
-def _compose(overrides, output_dir):
-    with initialize_config_dir(config_dir=str(train.CONFIG_DIR), version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=[*overrides, f"paths.output_dir={output_dir}"],
-            return_hydra_config=True,
-        )
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg["hydra"]  # as under @hydra.main
-    return cfg
 
 
 def test_task_alignment_runs_with_fast_dev_run_and_writes_the_contract_metrics(zoo, tmp_path):
