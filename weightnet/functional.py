@@ -14,18 +14,46 @@ from torch import Tensor
 
 from weightnet.weightspace import LayerSpec, SpecError, WeightSpace, WeightSpec
 
-__all__ = ["activate", "forward", "layer_forward"]
+__all__ = ["activate", "forward", "layer_forward", "sigmoid_tanh"]
 
 
-def activate(x: Tensor, layer: LayerSpec) -> Tensor:
-    """Apply ``layer``'s activation to its pre-activations ``x``."""
+class _SigmoidTanh(torch.autograd.Function):
+    """``tanh(x) = 2 sigmoid(2x) - 1`` with ``tanh``'s own backward, ``(1 - y^2) grad``."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        y = torch.sigmoid(x * 2).mul_(2).sub_(1)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        (y,) = ctx.saved_tensors
+        return torch.ops.aten.tanh_backward(grad, y)
+
+
+def sigmoid_tanh(x: Tensor) -> Tensor:
+    """``tanh`` through ``sigmoid``: within 2e-7 of ``torch.tanh``, several times faster on CPU.
+
+    PyTorch's CPU ``tanh`` kernel is not vectorized (about 10x slower than ``sigmoid``);
+    the zoo trainer, which spends most of a tanh network's step in it, uses this instead.
+    """
+    return _SigmoidTanh.apply(x)
+
+
+def activate(x: Tensor, layer: LayerSpec, fast_tanh: bool = False) -> Tensor:
+    """Apply ``layer``'s activation to its pre-activations ``x``.
+
+    ``fast_tanh`` computes tanh with :func:`sigmoid_tanh` (training); the default is
+    ``torch.tanh``, bit for bit what ``nn.Tanh`` computes (evaluation, recorded metrics).
+    """
     name = layer.activation
     if name == "relu":
         return torch.relu(x)
     if name == "leaky_relu":
         return F.leaky_relu(x, 0.01)
     if name == "tanh":
-        return torch.tanh(x)
+        return sigmoid_tanh(x) if fast_tanh else torch.tanh(x)
     if name == "sin":
         return torch.sin(layer.w0 * x)
     if name == "sigmoid":
@@ -55,7 +83,7 @@ def layer_forward(layer: LayerSpec, weight: Tensor, bias: Tensor, h: Tensor) -> 
     return rearrange(out, "n (b o) h w -> b n o h w", b=batch)  # (B, N, n_out, H', W')
 
 
-def forward(spec: WeightSpec, ws: WeightSpace, x: Tensor) -> Tensor:
+def forward(spec: WeightSpec, ws: WeightSpace, x: Tensor, fast_tanh: bool = False) -> Tensor:
     """Outputs of every network in ``ws`` on inputs ``x``.
 
     Args:
@@ -64,6 +92,7 @@ def forward(spec: WeightSpec, ws: WeightSpace, x: Tensor) -> Tensor:
         x: inputs shared by all networks, ``(N, *input_shape)``, or per network,
             ``(B, N, *input_shape)``; ``input_shape`` is ``(n_in,)`` for MLPs and
             ``(C, H, W)`` for CNNs.
+        fast_tanh: tanh layers use :func:`sigmoid_tanh` (see :func:`activate`).
 
     Returns:
         ``(B, N, n_out)``.
@@ -78,7 +107,7 @@ def forward(spec: WeightSpec, ws: WeightSpace, x: Tensor) -> Tensor:
     for layer, weight, bias in zip(spec.layers, ws.weights, ws.biases, strict=True):
         if layer.kind == "linear" and h.ndim == 5:
             h = h.mean(dim=(-2, -1))  # global average pooling: (B, N, C)
-        h = activate(layer_forward(layer, weight[..., 0], bias[..., 0], h), layer)
+        h = activate(layer_forward(layer, weight[..., 0], bias[..., 0], h), layer, fast_tanh)
     if h.ndim == 5:
         h = h.mean(dim=(-2, -1))
     return h

@@ -74,9 +74,13 @@ class ClassificationRuns:
         return self._block[step % self.block]
 
     def loss(self, ws: WeightSpace, step: int) -> Tensor:
-        """``(B,)`` mean cross-entropy of every run on its minibatch at ``step``."""
+        """``(B,)`` mean cross-entropy of every run on its minibatch at ``step``.
+
+        Training computes tanh through sigmoid (``fast_tanh``); :meth:`evaluate` uses
+        ``torch.tanh``, so recorded metrics are exactly those of the ``nn.Module``.
+        """
         index = self.batch_indices(step)  # (B, batch_size)
-        logits = forward(self.spec, ws, self.inputs[index])  # (B, batch_size, classes)
+        logits = forward(self.spec, ws, self.inputs[index], fast_tanh=True)  # (B, batch, classes)
         return _cross_entropy(logits, self.labels[index]).mean(dim=1)
 
     @torch.no_grad()

@@ -51,6 +51,9 @@ def train_networks(
         progress: a tqdm-like bar; ``update(1)`` is called after every step.
     """
     params = optimizer.params
+    grad = torch.empty_like(params)  # (B, P), refilled every step
+    # (B, *shape) views of ``grad`` in layout order: one strided copy per tensor, no cat
+    grad_views = [grad[:, start:end].view(-1, *shape) for _, start, end, _, shape in spec.layout()]
     checkpoints = set(checkpoint_steps)
     if any(not 0 <= s <= num_steps for s in checkpoints):
         raise ValueError(f"checkpoint steps {sorted(checkpoints)} outside 0..{num_steps}")
@@ -67,7 +70,9 @@ def train_networks(
             loss = loss_fn(WeightSpace(tensors[0::2], tensors[1::2]), step).sum()
             # gradients with respect to the views, not ``flat``: no (B, P) scatter per view
             grads = torch.autograd.grad(loss, tensors)
-            optimizer.step(torch.cat([g.reshape(g.shape[0], -1) for g in grads], dim=1))  # (B, P)
+            for view, tensor_grad in zip(grad_views, grads, strict=True):
+                view.copy_(tensor_grad.squeeze(-1))
+            optimizer.step(grad)
             if progress is not None:
                 progress.update(1)
     finally:
