@@ -8,24 +8,11 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from weightnet.nn.graph_aggregate import AGGREGATORS, aggregate_block
 from weightnet.nn.graph_blocks import BlockGraph
 from weightnet.nn.graph_edge import EdgeUpdate
 
 __all__ = ["NGConv", "AGGREGATORS"]
-
-#: Aggregations over a neuron's incoming / outgoing edges (PNA, Corso et al. 2020).
-AGGREGATORS = ("mean", "max", "min", "std")
-
-
-def _reduce(block: Tensor, dim: int, name: str) -> Tensor:
-    if name == "mean":
-        return block.sum(dim) / block.shape[dim]  # cheaper backward than mean
-    if name == "max":
-        return block.amax(dim)
-    if name == "min":
-        return block.amin(dim)
-    var = block.var(dim, correction=0)
-    return torch.sqrt(var + 1e-5)
 
 
 class NGConv(nn.Module):
@@ -81,20 +68,22 @@ class NGConv(nn.Module):
             if hasattr(module, "reset_parameters"):
                 module.reset_parameters()
 
-    def _aggregate(self, block: Tensor, dim: int) -> Tensor:
-        agg = torch.cat([_reduce(block, dim, name) for name in self.aggregators], dim=-1)
+    def _scaled(self, reduced: list[Tensor], degree: int) -> Tensor:
+        agg = torch.cat(reduced, dim=-1)  # (B, n, A * d)
         if self.amplify:
-            scale = math.log(block.shape[dim] + 1) / self.delta
-            agg = torch.cat([agg, agg * scale], dim=-1)
-        return agg  # (B, n, A * d)
+            agg = torch.cat([agg, agg * (math.log(degree + 1) / self.delta)], dim=-1)
+        return agg
 
     def forward(
         self, nodes: Tensor, blocks: Sequence[Tensor], graph: BlockGraph
     ) -> tuple[Tensor, list[Tensor]]:
         """Returns updated nodes ``(N, d)`` and edge blocks."""
         blocks = self.edge_update(nodes, blocks, graph)
-        incoming = [self._aggregate(block, 2) for block in blocks]  # (B, n_out, A*d)
-        outgoing = [self._aggregate(block, 1) for block in blocks]  # (B, n_in, A*d)
+        incoming, outgoing = [], []
+        for block in blocks:
+            reduced_in, reduced_out = aggregate_block(block, self.aggregators)
+            incoming.append(self._scaled(reduced_in, block.shape[2]))  # (B, n_out, A' * d)
+            outgoing.append(self._scaled(reduced_out, block.shape[1]))  # (B, n_in, A' * d)
         agg_in, agg_out = graph.to_nodes(incoming, outgoing)
         nodes = self.norm(nodes + self.node_mlp(torch.cat([nodes, agg_in, agg_out], dim=-1)))
         return nodes, blocks

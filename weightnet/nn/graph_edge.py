@@ -8,8 +8,50 @@ import torch
 from torch import Tensor, nn
 
 from weightnet.nn.graph_blocks import BlockGraph
+from weightnet.nn.matmul import matmul_nt
 
 __all__ = ["EdgeUpdate"]
+
+
+class _EdgeMLP(torch.autograd.Function):
+    """``e + W_o relu(W_e e + s_i + d_o)`` on one block, with a hand-written backward.
+
+    Autograd would keep the broadcast node terms as a separate edge-sized tensor, copy it
+    into the product and accumulate the residual gradient in a separate pass; here the
+    node terms are written once, the first product is added to them in place, and every
+    product runs through :func:`~weightnet.nn.matmul.matmul_nt`.
+    """
+
+    @staticmethod
+    def forward(
+        ctx, edges: Tensor, src: Tensor, dst: Tensor, w_edge: Tensor, w_out: Tensor
+    ) -> Tensor:
+        batch, n_out, n_in, channels = edges.shape
+        flat = edges.reshape(-1, channels)  # (M, d), M = B * n_out * n_in
+        z = torch.add(src[:, None], dst[:, :, None]).view(flat.shape[0], -1)  # (M, h)
+        z.add_(matmul_nt(flat, w_edge)).relu_()
+        out = matmul_nt(z, w_out).add_(flat)  # (M, d)
+        ctx.save_for_backward(flat, z, w_edge, w_out)
+        return out.view(edges.shape)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, ...]:
+        flat, z, w_edge, w_out = ctx.saved_tensors
+        batch, n_out, n_in, channels = grad.shape
+        grad = grad.reshape(-1, channels)  # (M, d)
+        grad_w_out = grad.T @ z  # (d, h)
+        grad_z = matmul_nt(grad, w_out.T)  # (M, h)
+        torch.ops.aten.threshold_backward.grad_input(grad_z, z, 0, grad_input=grad_z)
+        grad_w_edge = grad_z.T @ flat  # (h, d)
+        grad_edges = matmul_nt(grad_z, w_edge.T).add_(grad)  # (M, d)
+        per_edge = grad_z.view(batch, n_out, n_in, -1)  # (B, n_out, n_in, h)
+        return (
+            grad_edges.view(batch, n_out, n_in, channels),
+            per_edge.sum(1),  # (B, n_in, h)
+            per_edge.sum(2),  # (B, n_out, h)
+            grad_w_edge,
+            grad_w_out,
+        )
 
 
 class EdgeUpdate(nn.Module):
@@ -20,7 +62,8 @@ class EdgeUpdate(nn.Module):
 
     The MLP's first layer on the concatenation is split into its three blocks, so the
     node terms are computed once per node and broadcast to the edges; each edge then
-    costs two fused matrix products.
+    costs two matrix products (forward and backward written out in one autograd
+    function per block).
 
     Args:
         channels: node and edge feature size ``d``.
@@ -49,9 +92,7 @@ class EdgeUpdate(nn.Module):
         for block, (src, dst) in zip(blocks, graph.end_nodes(self.ends(nodes)), strict=True):
             s = src[..., : self.hidden_channels]  # (B, n_in, h)
             d = dst[..., self.hidden_channels :]  # (B, n_out, h)
-            ends = (s[:, None] + d[:, :, None]).flatten(0, 2)  # (B * n_out * n_in, h)
-            z = torch.addmm(ends, block.flatten(0, 2), self.edge.weight.T).relu_()
-            out.append(torch.addmm(block.flatten(0, 2), z, self.out.weight.T).view(block.shape))
+            out.append(_EdgeMLP.apply(block, s, d, self.edge.weight, self.out.weight))
         return out
 
     def __repr__(self) -> str:
