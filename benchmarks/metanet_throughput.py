@@ -105,9 +105,16 @@ def _inplace_addmm_flops(self_shape, a_shape, b_shape, *args, out_shape=None, **
     return 2 * a_shape[0] * a_shape[1] * b_shape[1]
 
 
+def _onednn_linear_flops(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:
+    return 2 * x_shape[0] * x_shape[1] * w_shape[0]  # x (M, K), weight (N, K)
+
+
 def step_flops(step: Callable[[], float]) -> int:
-    """FLOPs of one step; the in-place GEMM of ``edge_linear`` (``addmm_``) counted too."""
-    mapping = {torch.ops.aten.addmm_: _inplace_addmm_flops}
+    """FLOPs of one step; in-place (``addmm_``) and oneDNN (``weightnet.nn.gemm``) GEMMs too."""
+    mapping = {
+        torch.ops.aten.addmm_: _inplace_addmm_flops,
+        torch.ops.mkldnn._linear_pointwise: _onednn_linear_flops,
+    }
     with FlopCounterMode(display=False, custom_mapping=mapping) as counter:
         step()
     return counter.get_total_flops()

@@ -112,17 +112,25 @@ def test_edge_linear_matches_autograd():
     assert torch.allclose(edge_linear(*args), expected)
 
 
-def test_large_feature_maps_run_as_convolution_with_the_same_result():
-    from weightnet.nn import linear
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+@pytest.mark.parametrize("io", ["np", "hnp", "untied"])
+def test_onednn_products_keep_the_layer(spec, io, monkeypatch):
+    """float32 with every product through oneDNN: equivariant, same values and gradients."""
+    from weightnet.nn import gemm
 
     torch.manual_seed(0)
-    x = torch.randn(2, 5, 7, dtype=torch.float64, requires_grad=True)
-    w = torch.randn(7, 3, dtype=torch.float64, requires_grad=True)
-    small = linear._features_matmul(x, w)
-    threshold = linear._CONV_THRESHOLD
-    linear._CONV_THRESHOLD = 0
-    try:
-        assert torch.allclose(linear._features_matmul(x, w), small)
-        assert torch.autograd.gradcheck(linear._features_matmul, (x, w))
-    finally:
-        linear._CONV_THRESHOLD = threshold
+    layer = WeightSpaceLinear(spec, 2, 3, io=io)
+    ws = random_weightspace(spec, batch_size=3, channels=2)
+    reference = layer(ws)
+    ref_grads = torch.autograd.grad(
+        sum(t.square().sum() for t in reference.tensors()), list(layer.parameters())
+    )
+    monkeypatch.setattr(gemm, "_ONEDNN_MIN_MACS", 0)
+    out = layer(ws)
+    assert out.allclose(reference, atol=1e-5)
+    grads = torch.autograd.grad(
+        sum(t.square().sum() for t in out.tensors()), list(layer.parameters())
+    )
+    for g, r in zip(grads, ref_grads, strict=True):
+        assert torch.allclose(g, r, rtol=1e-4, atol=1e-5)
+    assert_equivariant(layer, spec, ws, atol=1e-5)
