@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from weightnet.nn.graph_aggregate import AGGREGATORS, aggregate_block
+from weightnet.nn.graph_aggregate import AGGREGATORS
 from weightnet.nn.graph_blocks import BlockGraph
 from weightnet.nn.graph_edge import EdgeUpdate
 
@@ -68,24 +68,33 @@ class NGConv(nn.Module):
             if hasattr(module, "reset_parameters"):
                 module.reset_parameters()
 
-    def _scaled(self, reduced: list[Tensor], degree: int) -> Tensor:
+    def _project(self, reduced: list[Tensor], weight: Tensor, degree: int) -> Tensor:
+        """``[agg, scale * agg] @ weight.T`` as ``agg @ (W_1 + scale * W_2).T``."""
         agg = torch.cat(reduced, dim=-1)  # (B, n, A * d)
         if self.amplify:
-            agg = torch.cat([agg, agg * (math.log(degree + 1) / self.delta)], dim=-1)
-        return agg
+            plain, amplified = weight.chunk(2, dim=1)  # (d, A * d) each
+            weight = plain + amplified * (math.log(degree + 1) / self.delta)
+        return agg @ weight.T  # (B, n, d)
 
     def forward(
         self, nodes: Tensor, blocks: Sequence[Tensor], graph: BlockGraph
     ) -> tuple[Tensor, list[Tensor]]:
         """Returns updated nodes ``(N, d)`` and edge blocks."""
-        blocks = self.edge_update(nodes, blocks, graph)
+        blocks, reductions = self.edge_update.update_and_aggregate(
+            nodes, blocks, graph, self.aggregators
+        )
+        # node_mlp's first layer on [h, agg_in, agg_out], applied block by block to the
+        # aggregates (fewer columns than the node-level concatenation)
+        first = self.node_mlp[0]
+        per_direction = (first.in_features - self.channels) // 2
+        w_node, w_in, w_out = first.weight.split([self.channels, per_direction, per_direction], 1)
         incoming, outgoing = [], []
-        for block in blocks:
-            reduced_in, reduced_out = aggregate_block(block, self.aggregators)
-            incoming.append(self._scaled(reduced_in, block.shape[2]))  # (B, n_out, A' * d)
-            outgoing.append(self._scaled(reduced_out, block.shape[1]))  # (B, n_in, A' * d)
-        agg_in, agg_out = graph.to_nodes(incoming, outgoing)
-        nodes = self.norm(nodes + self.node_mlp(torch.cat([nodes, agg_in, agg_out], dim=-1)))
+        for block, (reduced_in, reduced_out) in zip(blocks, reductions, strict=True):
+            incoming.append(self._project(reduced_in, w_in, block.shape[2]))  # (B, n_out, d)
+            outgoing.append(self._project(reduced_out, w_out, block.shape[1]))  # (B, n_in, d)
+        from_in, from_out = graph.to_nodes(incoming, outgoing)  # (N, d) each
+        hidden = torch.addmm(first.bias, nodes, w_node.T) + from_in + from_out  # (N, d)
+        nodes = self.norm(nodes + self.node_mlp[2](self.node_mlp[1](hidden)))
         return nodes, blocks
 
     def __repr__(self) -> str:
