@@ -127,3 +127,14 @@ def test_align_pairs_matches_learned_alignment_pair_by_pair(name):
     expected = learned_alignment(model, networks[pairs[:, 0]], networks[pairs[:, 1]])
     for f, e in zip(found, expected.permutations, strict=True):
         assert torch.equal(f, e)
+
+
+def test_round_scores_gives_the_same_permutations_with_or_without_sinkhorn():
+    # Sinkhorn subtracts row and column potentials: every permutation's total shifts alike
+    gen = torch.Generator().manual_seed(0)
+    scores = 3 * torch.randn(50, 9, 9, generator=gen)
+    raw = round_scores([scores])[0]
+    for num_iters, temperature in ((1, 1.0), (20, 1.0), (20, 0.3)):
+        normalized = round_scores([sinkhorn(scores, num_iters, temperature)])[0]
+        assert torch.equal(normalized, raw)
+    assert not torch.equal(raw, scores.argmax(dim=2))  # rows' maxima alone collide here

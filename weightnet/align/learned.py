@@ -260,7 +260,9 @@ def round_scores(scores: Sequence[Tensor]) -> tuple[Tensor, ...]:
     """The ``(B, n_l)`` permutations maximizing each ``(B, n_l, n_l)`` score matrix (LSA).
 
     Where the rows' maxima already lie in distinct columns, they are the optimum and
-    ``linear_sum_assignment`` is skipped.
+    ``linear_sum_assignment`` is skipped. No Sinkhorn normalization is needed first: it
+    subtracts row and column potentials from the scores, which shifts every permutation's
+    total by the same constant and so leaves the optimum unchanged.
     """
     perms = []
     for layer_scores in scores:
@@ -268,9 +270,11 @@ def round_scores(scores: Sequence[Tensor]) -> tuple[Tensor, ...]:
         best = layer_scores.argmax(dim=2)  # (B, n)
         n = best.shape[1]
         distinct = (best.sort(dim=1).values == torch.arange(n)).all(dim=1)  # (B,)
-        for b in torch.nonzero(~distinct).flatten().tolist():
-            _, cols = linear_sum_assignment(layer_scores[b].double().numpy(), maximize=True)
-            best[b] = torch.from_numpy(np.asarray(cols))
+        todo = torch.nonzero(~distinct).flatten()
+        if len(todo):
+            costs = layer_scores[todo].double().numpy()  # (b, n, n), one conversion
+            cols = [linear_sum_assignment(cost, maximize=True)[1] for cost in costs]
+            best[todo] = torch.from_numpy(np.stack(cols))  # (b, n)
         perms.append(best)  # (B, n)
     return tuple(perms)
 
