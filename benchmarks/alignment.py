@@ -6,12 +6,19 @@
     starts; and each start alone), after rank matching of canonical orders, and after
     the naive reference below.
 (b) Timings: one pair, and a batch of pairs (ours handles the batch in one call).
+(c) With ``--aligner PATH`` (the ``aligner.json`` that ``python train.py task=alignment``
+    writes beside its best checkpoint): the learned aligner against our weight matching on
+    the test pairs of the built-in zoo (as ``task=alignment`` splits it), timed end to end,
+    both sides back to back in each repeat (best kept, CPU and wall seconds): normalization,
+    the aligner's body, scores, Hungarian rounding and permuting the raw weights; weight
+    matching as called on the raw weights. Loss barriers of both side by side.
 
 The reference is a deliberately plain transcription of Ainsworth et al. (2023), Alg. 1:
 per-layer cost matrices filled entry by entry, scipy's linear_sum_assignment, random
 layer order, identity start.
 
     python benchmarks/alignment.py [--json PATH] [--steps 400] [--batch 16] [--threads 1]
+        [--aligner outputs/alignment/checkpoints/aligner.json]
 """
 
 from __future__ import annotations
@@ -28,6 +35,11 @@ from sklearn.datasets import load_digits
 from tqdm import tqdm
 
 from weightnet.align import loss_barrier, rank_matching, weight_matching
+from weightnet.align.learned import align_pairs, learned_alignment
+from weightnet.align.saved import load_aligner
+from weightnet.data.pairs import AlignmentDataModule
+from weightnet.symmetry import permute
+from weightnet.tasks.alignment import pair_barriers
 from weightnet.weightspace import WeightSpace, WeightSpec
 from weightnet.zoo.architectures import MLP
 
@@ -125,6 +137,101 @@ def _best_time(fn, repeats: int) -> float:
     return min(times)
 
 
+def _best_times(sides: dict, repeats: int) -> dict[str, dict[str, float]]:
+    """Best CPU and wall seconds of each side; the sides run back to back in every repeat."""
+    for fn in sides.values():
+        fn()  # warm-up, untimed
+    best = {name: {"cpu": float("inf"), "wall": float("inf")} for name in sides}
+    for _ in tqdm(range(repeats), desc="timing"):
+        for name, fn in sides.items():
+            cpu, wall = time.process_time(), time.perf_counter()
+            fn()
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            best[name] = {"cpu": min(best[name]["cpu"], cpu), "wall": min(best[name]["wall"], wall)}
+    return best
+
+
+def learned_vs_matching(aligner: str, zoo: str, repeats: int, max_sweeps: int = 100) -> dict:
+    """(c): the learned aligner vs weight matching on the test pairs of ``zoo``, side by side.
+
+    The pairs are those of ``task=alignment`` (conf/data/digits_mlp_pairs.yaml: runs split
+    0.6/0.1/0.3 with split_seed 0, last checkpoints with test accuracy >= 0.9, every
+    same-activation pair of test networks). Seconds are per pair.
+    """
+    model, stats = load_aligner(aligner)
+    generate = {"recipe": "digits-mlp", "out": zoo, "num_models": 300, "seed": 0}
+    data = AlignmentDataModule(zoo, split=(0.6, 0.1, 0.3), min_accuracy=0.9, generate=generate)
+    data.setup()
+    batch = data.test_pairs[0]
+    spec, pairs, size = data.spec, batch.pairs, len(batch.pairs)
+    reference, other = batch.reference, batch.other  # M raw networks each
+
+    def normalized(ws: WeightSpace) -> WeightSpace:
+        return stats.normalize(ws) if stats is not None else ws
+
+    def learned_shared() -> WeightSpace:  # the body once per network, as task=alignment
+        return permute(other, align_pairs(model, normalized(batch.networks), pairs))
+
+    def learned_batched(ref: WeightSpace = reference, oth: WeightSpace = other) -> WeightSpace:
+        perms = learned_alignment(model, normalized(ref), normalized(oth)).permutations
+        return permute(oth, perms)  # as `weightnet align --method learned`
+
+    def matching_batched() -> WeightSpace:
+        return weight_matching(spec, reference, other, max_sweeps=max_sweeps).aligned
+
+    def one_by_one(fn):
+        return lambda: [fn(reference[k : k + 1], other[k : k + 1]) for k in range(size)]
+
+    def matching_one(ref: WeightSpace, oth: WeightSpace) -> WeightSpace:
+        return weight_matching(spec, ref, oth, max_sweeps=max_sweeps).aligned
+
+    sides = {
+        "learned, all pairs in one call, body once per network (align_pairs)": learned_shared,
+        "learned, all pairs in one call (learned_alignment)": learned_batched,
+        "weight matching, all pairs in one call": matching_batched,
+        "learned, one pair per call": one_by_one(learned_batched),
+        "weight matching, one pair per call": one_by_one(matching_one),
+    }
+    seconds = {
+        name: {clock: value / size for clock, value in best.items()}
+        for name, best in _best_times(sides, repeats).items()
+    }
+    names = list(sides)
+    speedup = {
+        f"{clock}: {label}": seconds[wm][clock] / seconds[learned][clock]
+        for clock in ("cpu", "wall")
+        for label, learned, wm in (
+            ("all pairs in one call, body once per network", names[0], names[2]),
+            ("all pairs in one call", names[1], names[2]),
+            ("one pair per call", names[3], names[4]),
+        )
+    }
+    barriers = {
+        "unaligned": pair_barriers(batch, spec, other).mean().item(),
+        "learned": pair_barriers(batch, spec, learned_shared()).mean().item(),
+        "weight matching": pair_barriers(batch, spec, matching_batched()).mean().item(),
+    }
+    print(f"\nlearned aligner ({aligner}) vs weight matching on {size} test pairs of {zoo}")
+    print(f"{'seconds per pair (best of ' + str(repeats) + ')':<72}{'cpu':>10}{'wall':>10}")
+    for name, value in seconds.items():
+        print(f"{name:<72}{value['cpu']:>10.6f}{value['wall']:>10.6f}")
+    for name, value in speedup.items():
+        print(f"speed-up of learned over weight matching, {name}: {value:.1f}x")
+    print(
+        "loss barrier (mean over pairs): " + ", ".join(f"{k} {v:.4f}" for k, v in barriers.items())
+    )
+    return {
+        "aligner": str(aligner),
+        "aligner_config": model.config(),
+        "zoo": str(zoo),
+        "test_pairs": size,
+        "test_networks": batch.networks.batch_size,
+        "seconds_per_pair": seconds,
+        "speedup_learned_over_matching": speedup,
+        "barrier": barriers,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
@@ -132,6 +239,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16, help="pairs in the batched timing")
     parser.add_argument("--repeats", type=int, default=3, help="timing repeats (best kept)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: no contention)")
+    parser.add_argument("--aligner", metavar="PATH", help="(c): a trained aligner's aligner.json")
+    parser.add_argument(
+        "--zoo", default="data/digits-mlp-300runs-seed0", help="(c): the zoo of task=alignment"
+    )
+    parser.add_argument("--learned-repeats", type=int, default=10, help="(c): timing repeats")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -192,6 +304,9 @@ def main() -> None:
         / timings[f"ours, {args.batch} pairs (one call)"]
     )
     print(f"speed-up vs naive: {one:.1f}x (1 pair), {many:.1f}x ({args.batch} pairs)")
+    learned = (
+        learned_vs_matching(args.aligner, args.zoo, args.learned_repeats) if args.aligner else None
+    )
     if args.json:
         result = {
             "architecture": spec.describe(),
@@ -208,6 +323,7 @@ def main() -> None:
             "seconds": timings,
             "speedup_vs_naive": {"1 pair": one, f"{args.batch} pairs": many},
             "threads": torch.get_num_threads(),
+            "learned_vs_matching": learned,
         }
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)
