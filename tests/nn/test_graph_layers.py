@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from weightnet.graph import graph_to_weightspaces, to_graph_batch
+from weightnet.nn import graph_edge
 from weightnet.nn.graph_aggregate import aggregate_block
 from weightnet.nn.graph_attention import RelationalAttention
 from weightnet.nn.graph_blocks import BlockGraph
@@ -161,3 +162,31 @@ def test_update_and_aggregate_matches_separate_steps():
         torch.testing.assert_close(a, b)
     # only the aggregates used (the last layer of a graph-level model)
     assert torch.autograd.gradcheck(lambda n, e: fused(n, e)[1:], (nodes, edges))
+
+
+def test_edge_update_in_chunks_equals_one_chunk(monkeypatch):
+    """Blocks processed a few graphs at a time give the same values and gradients."""
+    spec = SPECS["mlp"]
+    torch.manual_seed(0)
+    update = EdgeUpdate(D).double()
+    batch = to_graph_batch(
+        random_weightspace(spec, 5, channels=D, seed=7).map(torch.Tensor.double), spec
+    )
+    graph = BlockGraph.from_batch(batch)
+    aggregators = ("mean", "max", "min")
+
+    def run():
+        nodes = batch.x.clone().requires_grad_()
+        edges = batch.edge_attr.clone().requires_grad_()
+        blocks, reductions = update.update_and_aggregate(
+            nodes, graph.edge_blocks(edges), graph, aggregators
+        )
+        outputs = [graph.flatten_edges(blocks), *(t for r in reductions for ts in r for t in ts)]
+        loss = sum((t * torch.linspace(-1, 1, t.numel()).view_as(t)).sum() for t in outputs)
+        return outputs, torch.autograd.grad(loss, (nodes, edges, *update.parameters()))
+
+    whole = run()
+    monkeypatch.setattr(graph_edge, "CHUNK_FLOATS", 2 * D)  # below one graph: one per chunk
+    chunked = run()
+    for a, b in zip([*whole[0], *whole[1]], [*chunked[0], *chunked[1]], strict=True):
+        torch.testing.assert_close(a, b)

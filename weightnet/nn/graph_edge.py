@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from weightnet.nn.graph_aggregate import add_reduce_grad, assemble, fused_aggregators, reduce_block
 from weightnet.nn.graph_blocks import BlockGraph
@@ -14,14 +15,26 @@ from weightnet.nn.matmul import matmul_nt
 __all__ = ["EdgeUpdate"]
 
 
+#: Edge features (floats) per chunk: a chunk's intermediates stay in the CPU's cache.
+CHUNK_FLOATS = 2**19
+
+
+def _chunks(batch: int, per_graph: int) -> list[tuple[int, int]]:
+    """Graph ranges ``[b0, b1)`` of about :data:`CHUNK_FLOATS` floats each (``per_graph``
+    floats per graph)."""
+    step = max(1, CHUNK_FLOATS // max(1, per_graph))
+    return [(b0, min(b0 + step, batch)) for b0 in range(0, batch, step)]
+
+
 class _EdgeMLP(torch.autograd.Function):
     """``e + W_o relu(W_e e + s_i + d_o)`` on one block, then optionally its PNA reductions
     (:func:`~weightnet.nn.graph_aggregate.reduce_block`), with a hand-written backward.
 
-    Written out because on a CPU these steps are bound by memory traffic: the node terms
-    are added to the first product in place, the reductions' gradient is added to the
-    incoming gradient in the same pass that copies it, no gradient is accumulated in a
-    separate pass, and every product runs through :func:`~weightnet.nn.matmul.matmul_nt`.
+    On a CPU these steps are bound by memory traffic, so the block is processed in
+    chunks of a few graphs (:data:`CHUNK_FLOATS`): all intermediates of a chunk stay in
+    the cache, and main memory sees only the block, the hidden activations and the
+    output (forward), and the incoming gradient and the edges' gradient (backward).
+    Every product runs through :func:`~weightnet.nn.matmul.matmul_nt`.
     """
 
     @staticmethod
@@ -35,36 +48,64 @@ class _EdgeMLP(torch.autograd.Function):
         names: tuple[str, ...],
     ) -> tuple[Tensor, ...]:
         batch, n_out, n_in, channels = edges.shape
+        per_graph = n_out * n_in
         flat = edges.reshape(-1, channels)  # (M, d), M = B * n_out * n_in
-        z = matmul_nt(flat, w_edge)  # (M, h)
-        per_edge = z.view(batch, n_out, n_in, -1)  # (B, n_out, n_in, h)
-        per_edge.add_(src[:, None]).add_(dst[:, :, None]).relu_()
-        out = matmul_nt(z, w_out).add_(flat).view(edges.shape)  # (B, n_out, n_in, d)
-        incoming, outgoing = reduce_block(out, names)
+        z = flat.new_empty(flat.shape[0], w_edge.shape[0])  # (M, h)
+        out = torch.empty_like(flat)  # (M, d)
+        incoming, outgoing = [], []
+        for b0, b1 in _chunks(batch, per_graph * channels):
+            rows = slice(b0 * per_graph, b1 * per_graph)
+            hidden = matmul_nt(flat[rows], w_edge)  # (M_c, h)
+            per_edge = hidden.view(b1 - b0, n_out, n_in, -1)  # (B_c, n_out, n_in, h)
+            per_edge.add_(src[b0:b1, None]).add_(dst[b0:b1, :, None]).relu_()
+            z[rows] = hidden
+            chunk = matmul_nt(hidden, w_out).add_(flat[rows])  # (M_c, d)
+            out[rows] = chunk
+            reduced_in, reduced_out = reduce_block(chunk.view(b1 - b0, n_out, n_in, -1), names)
+            incoming.append(reduced_in)
+            outgoing.append(reduced_out)
+        incoming = [torch.cat(parts) for parts in zip(*incoming, strict=True)]  # (B, n_out, d)
+        outgoing = [torch.cat(parts) for parts in zip(*outgoing, strict=True)]  # (B, n_in, d)
+        out = out.view(edges.shape)  # (B, n_out, n_in, d)
         ctx.save_for_backward(flat, z, w_edge, w_out, out, *incoming, *outgoing)
         ctx.names = names
         ctx.set_materialize_grads(False)
         return (out, *incoming, *outgoing)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad: Tensor | None, *grad_reduced: Tensor | None) -> tuple:
         flat, z, w_edge, w_out, out, *reduced = ctx.saved_tensors
         batch, n_out, n_in, channels = out.shape
-        if grad is not None or any(g is not None for g in grad_reduced):
-            grad = add_reduce_grad(grad, out, ctx.names, reduced, grad_reduced)
-        else:
-            grad = torch.zeros_like(out)
-        grad = grad.view(-1, channels)  # (M, d), a new tensor
-        grad_w_out = grad.T @ z  # (d, h)
-        grad_z = matmul_nt(grad, w_out.T)  # (M, h)
-        torch.ops.aten.threshold_backward.grad_input(grad_z, z, 0, grad_input=grad_z)
-        grad_w_edge = grad_z.T @ flat  # (h, d)
-        grad_edges = grad.add_(matmul_nt(grad_z, w_edge.T))  # (M, d)
-        per_edge = grad_z.view(batch, n_out, n_in, -1)  # (B, n_out, n_in, h)
+        per_graph = n_out * n_in
+        w_out_t, w_edge_t = w_out.T.contiguous(), w_edge.T.contiguous()
+        grad_edges = torch.empty_like(flat)  # (M, d)
+        grad_w_out, grad_w_edge = torch.zeros_like(w_out), torch.zeros_like(w_edge)
+        grad_src = z.new_empty(batch, n_in, z.shape[1])
+        grad_dst = z.new_empty(batch, n_out, z.shape[1])
+        for b0, b1 in _chunks(batch, per_graph * channels):
+            rows = slice(b0 * per_graph, b1 * per_graph)
+            chunk_grads = [None if g is None else g[b0:b1] for g in grad_reduced]
+            g = add_reduce_grad(
+                None if grad is None else grad[b0:b1],
+                out[b0:b1],
+                ctx.names,
+                [r[b0:b1] for r in reduced],
+                chunk_grads,
+            ).view(-1, channels)  # (M_c, d), a new tensor
+            hidden = z[rows]  # (M_c, h)
+            grad_w_out.addmm_(g.T, hidden)
+            grad_z = matmul_nt(g, w_out_t)  # (M_c, h)
+            torch.ops.aten.threshold_backward.grad_input(grad_z, hidden, 0, grad_input=grad_z)
+            grad_w_edge.addmm_(grad_z.T, flat[rows])
+            grad_edges[rows] = g.add_(matmul_nt(grad_z, w_edge_t))
+            per_edge = grad_z.view(b1 - b0, n_out, n_in, -1)  # (B_c, n_out, n_in, h)
+            torch.sum(per_edge, 1, out=grad_src[b0:b1])
+            torch.sum(per_edge, 2, out=grad_dst[b0:b1])
         return (
             grad_edges.view(out.shape),
-            per_edge.sum(1),  # (B, n_in, h)
-            per_edge.sum(2),  # (B, n_out, h)
+            grad_src,  # (B, n_in, h)
+            grad_dst,  # (B, n_out, h)
             grad_w_edge,
             grad_w_out,
             None,
