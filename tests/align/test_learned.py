@@ -14,7 +14,7 @@ from weightnet.align.learned import (
 )
 from weightnet.symmetry import permute, sample_permutations
 from weightnet.testing import cnn_spec, mlp_spec, random_weightspace
-from weightnet.weightspace import SpecError
+from weightnet.weightspace import SpecError, WeightSpace
 
 SPECS = {
     "mlp": (mlp_spec((4, 6, 5, 2)), (4,)),
@@ -138,3 +138,25 @@ def test_round_scores_gives_the_same_permutations_with_or_without_sinkhorn():
         normalized = round_scores([sinkhorn(scores, num_iters, temperature)])[0]
         assert torch.equal(normalized, raw)
     assert not torch.equal(raw, scores.argmax(dim=2))  # rows' maxima alone collide here
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_body_passes_in_chunks_give_the_same_alignment(name):
+    spec, _ = SPECS[name]
+    torch.manual_seed(0)
+    model = LearnedAligner(spec, hidden_channels=8, num_layers=2)
+    a, b = random_weightspace(spec, 5, seed=0), random_weightspace(spec, 5, seed=1)
+    whole = learned_alignment(model, a, b, chunk=None)
+    for chunk in (1, 2, 64):
+        result = learned_alignment(model, a, b, chunk=chunk)
+        for found, expected in zip(result.permutations, whole.permutations, strict=True):
+            assert torch.equal(found, expected)
+    pairs = torch.tensor([[0, 1], [2, 1], [4, 3]])
+    networks = WeightSpace.collate([a, b])
+    for found, expected in zip(
+        align_pairs(model, networks, pairs, chunk=3),
+        align_pairs(model, networks, pairs, chunk=None),
+        strict=True,
+    ):
+        assert torch.equal(found, expected)
+    assert model.training  # the mode is restored
