@@ -131,6 +131,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     parser.add_argument("--json", default=None, help="write the results here")
     parser.add_argument("--profile", default=None, help="profile one model instead")
+    parser.add_argument(
+        "--bf16", action="store_true", help="weightnet's nfn_* with bfloat16 products (peer: fp32)"
+    )
     args = parser.parse_args()
 
     if args.threads:
@@ -146,8 +149,9 @@ def main() -> None:
             model = peer_model(name.split("_")[-1], args.hidden, args.layers, head_hidden)
             steps[name] = make_step(model, peer_inputs(ws), target)
         else:
+            extra = {"bf16": True} if args.bf16 and name.startswith("nfn_") else {}
             model = MODELS[name](
-                spec, out_features=1, hidden_channels=args.hidden, num_layers=args.layers
+                spec, out_features=1, hidden_channels=args.hidden, num_layers=args.layers, **extra
             )
             steps[name] = make_step(model, ws, target)
     for step in steps.values():  # warm-up
@@ -183,6 +187,7 @@ def main() -> None:
             "steps_per_round": args.steps,
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
+            "nfn_bf16_products": args.bf16,
             "cpu_count": os.cpu_count(),
             "machine": platform.processor() or platform.machine(),
         },

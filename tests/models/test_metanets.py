@@ -84,6 +84,24 @@ def test_models_train_one_step():
         assert losses[-1] < losses[0], name
 
 
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+@pytest.mark.parametrize("name", ["nfn_np", "nfn_hnp"])
+def test_nfn_bf16_products_invariant_sensitive_and_trainable(spec, name, monkeypatch):
+    from weightnet.nn import gemm
+
+    if not gemm._ONEDNN:
+        pytest.skip("oneDNN's inner product is not in this PyTorch build")
+    monkeypatch.setattr(gemm, "_ONEDNN_MIN_MACS", 0)  # every product in bfloat16
+    model = build(name, spec, bf16=True)
+    assert all(layer.bf16 for layer in model.body.layers)
+    ws = random_weightspace(spec, batch_size=3)
+    assert_invariant(model, spec, ws, atol=1e-5)
+    assert_sensitive(model, spec, ws, io=True)
+    loss = model(ws).square().sum()
+    loss.backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in model.parameters())
+
+
 def test_registry_and_options():
     assert MODELS["dws"] is DWSNet and MODELS["mlp"] is FlatMLP and MODELS["statnn"] is StatNN
     spec = cnn_spec()

@@ -7,6 +7,8 @@ from weightnet.nn.gemm import matmul
 
 @pytest.fixture
 def always_onednn(monkeypatch):
+    if not gemm._ONEDNN:
+        pytest.skip("oneDNN's inner product is not in this PyTorch build")
     monkeypatch.setattr(gemm, "_ONEDNN_MIN_MACS", 0)
 
 
@@ -49,3 +51,26 @@ def test_small_or_float64_products_use_torch():
     assert torch.autograd.gradcheck(matmul, (x, w))
     small = matmul(x.float(), w.float())
     assert "OneDNN" not in type(small.grad_fn).__name__
+
+
+def test_bf16_products_are_close_and_float32(always_onednn):
+    torch.manual_seed(0)
+    x = torch.randn(64, 48, requires_grad=True)
+    w = torch.randn(48, 40, requires_grad=True)
+    b = torch.randn(40, requires_grad=True)
+    out = matmul(x, w, b, bf16=True)
+    expected = x @ w + b
+    assert out.dtype == torch.float32
+    assert 0 < (out - expected).norm() / expected.norm() < 1e-2  # rounded, but close
+    upstream = torch.randn(64, 40)
+    got = torch.autograd.grad(out, [x, w, b], upstream)
+    want = torch.autograd.grad(expected, [x, w, b], upstream)
+    for g, e in zip(got, want, strict=True):
+        assert g.dtype == torch.float32
+        assert (g - e).norm() / e.norm() < 1e-2
+    assert torch.equal(got[2], want[2])  # the bias gradient is a float32 sum
+
+
+def test_bf16_is_ignored_off_the_onednn_path():
+    x, w = torch.randn(3, 4, dtype=torch.float64), torch.randn(4, 2, dtype=torch.float64)
+    assert torch.equal(matmul(x, w, bf16=True), x @ w)

@@ -26,6 +26,29 @@ def test_equivariant_and_sensitive(spec, cls):
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
+@pytest.mark.parametrize("cls", [NPLinear, HNPLinear])
+def test_bf16_products_keep_the_symmetry(spec, cls, monkeypatch):
+    """bfloat16 factors in every product: equivariant, sensitive, close to float32."""
+    from weightnet.nn import gemm
+
+    if not gemm._ONEDNN:
+        pytest.skip("oneDNN's inner product is not in this PyTorch build")
+    monkeypatch.setattr(gemm, "_ONEDNN_MIN_MACS", 0)
+    torch.manual_seed(0)
+    layer = cls(spec, 2, 3, bf16=True)
+    exact = cls(spec, 2, 3)
+    exact.load_state_dict(layer.state_dict())
+    ws = random_weightspace(spec, batch_size=3, channels=2)
+    out, reference = layer(ws), exact(ws)
+    scale = max(float(t.abs().max()) for t in reference.tensors())
+    assert not out.allclose(reference, atol=1e-7)  # the products are rounded ...
+    assert out.allclose(reference, atol=2e-2 * scale)  # ... to bfloat16 precision
+    assert_equivariant(layer, spec, ws, atol=1e-5 * scale)
+    assert_sensitive(layer, spec, ws, io=True)
+    assert "bf16=True" in repr(layer)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
 def test_np_io_embed_breaks_io_symmetry(spec):
     torch.manual_seed(0)
     ws = random_weightspace(spec, batch_size=2).to(torch.float64)

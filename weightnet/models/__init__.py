@@ -22,7 +22,9 @@ then) and, with ``readout="weights"``, return per-weight outputs as WeightSpaces
 
 Extra keyword arguments of the equivariant models (``dws``, ``nfn_*``): ``in_channels``,
 ``head_hidden`` (default ``4 * hidden_channels``), ``head_layers`` (2), ``activation``
-(``"relu"``); ``nfn_np`` also ``io_embed`` (True). ``mlp`` and ``statnn`` take ``in_channels``.
+(``"relu"``); ``nfn_*`` also ``bf16`` (False: bfloat16 factors in the large CPU products,
+see :mod:`weightnet.nn.gemm`), ``nfn_np`` also ``io_embed`` (True). ``mlp`` and ``statnn``
+take ``in_channels``.
 
 Inputs should be roughly normalized (the data pipeline standardizes each layer); the
 models use no batch statistics, so a prediction never depends on the rest of the batch.

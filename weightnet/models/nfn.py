@@ -20,6 +20,8 @@ class NFN(InvariantMetanet):
         mode: ``"np"`` (NP layers with learned io embeddings, NPPool) or ``"hnp"``
             (HNP layers, HNPPool).
         io_embed: NP only: learned input/output neuron embeddings in every layer.
+        bf16: the layers' large CPU products with bfloat16 factors (opt-in; see
+            :mod:`weightnet.nn.gemm`).
         **kwargs: the other arguments of :class:`~weightnet.models.equivariant.InvariantMetanet`.
     """
 
@@ -29,10 +31,14 @@ class NFN(InvariantMetanet):
         out_features: int = 1,
         mode: str = "np",
         io_embed: bool = True,
+        bf16: bool = False,
         **kwargs,
     ):
         if mode not in ("np", "hnp"):
             raise SpecError(f"unknown NFN mode {mode!r}, expected 'np' or 'hnp'")
-        layer = partial(NPLinear, io_embed=io_embed) if mode == "np" else HNPLinear
+        if mode == "np":
+            layer = partial(NPLinear, io_embed=io_embed, bf16=bf16)
+        else:
+            layer = partial(HNPLinear, bf16=bf16)
         super().__init__(spec, layer, mode == "hnp", out_features, **kwargs)
         self.mode = mode

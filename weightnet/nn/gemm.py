@@ -9,9 +9,17 @@ instruction set of any x86 processor. Measured on one AMD EPYC core (AVX-512), o
 :func:`matmul` is ``x @ weight + bias`` with its backward written as the same oneDNN
 products (the backward of a product is two products), so forward and backward both get
 the fast kernels. Small products, other devices and dtypes use ``torch.matmul``.
+
+``bf16=True`` (opt-in) rounds the two factors of every large product (forward and
+backward) to bfloat16 and its result back to float32, as CPU autocast does; parameters,
+optimizer state and everything else stay float32. On processors with AVX-512 BF16 this
+doubles the product's speed (230 vs 110 GFLOP/s on the core above), at bfloat16's
+relative precision of ``2**-8`` per rounded value.
 """
 
 from __future__ import annotations
+
+import platform
 
 import torch
 from torch import Tensor
@@ -22,27 +30,44 @@ __all__ = ["matmul"]
 _ONEDNN_MIN_MACS = 2**20
 
 
+def _onednn_available() -> bool:
+    """oneDNN's inner product is registered (x86 builds with MKLDNN; measured there only)."""
+    return (
+        platform.machine().lower() in ("x86_64", "amd64")
+        and torch.backends.mkldnn.is_available()
+        and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+    )
+
+
+_ONEDNN = _onednn_available()
+
+
 def _use_onednn(x: Tensor, weight: Tensor) -> bool:
     return (
-        x.device.type == "cpu"
+        _ONEDNN
+        and x.device.type == "cpu"
         and x.dtype == weight.dtype == torch.float32
-        and torch.backends.mkldnn.is_available()
         and x.numel() * weight.shape[1] >= _ONEDNN_MIN_MACS
     )
 
 
-def _linear(x: Tensor, weight_t: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``x @ weight_t.T + bias`` for ``x (M, K)``, ``weight_t (N, K)`` (any strides)."""
-    return torch.ops.mkldnn._linear_pointwise(x, weight_t, bias, "none", [], "")
+def _product(x: Tensor, weight: Tensor, bf16: bool) -> Tensor:
+    """``x @ weight`` for ``x (M, K)``, ``weight (K, N)`` (any strides), float32 result."""
+    if bf16:
+        x, weight = x.to(torch.bfloat16), weight.to(torch.bfloat16)
+    out = torch.ops.mkldnn._linear_pointwise(x, weight.t(), None, "none", [], "")
+    return out.float()
 
 
 class _OneDNNMatmul(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, bf16: bool) -> Tensor:
         ctx.save_for_backward(x, weight)
-        ctx.has_bias = bias is not None
-        flat = x.reshape(-1, x.shape[-1])  # (M, K)
-        return _linear(flat, weight.t(), bias).view(*x.shape[:-1], weight.shape[1])
+        ctx.has_bias, ctx.bf16 = bias is not None, bf16
+        out = _product(x.reshape(-1, x.shape[-1]), weight, bf16)  # (M, N)
+        if bias is not None:
+            out += bias
+        return out.view(*x.shape[:-1], weight.shape[1])
 
     @staticmethod
     def backward(ctx, grad: Tensor):
@@ -50,25 +75,26 @@ class _OneDNNMatmul(torch.autograd.Function):
         flat_grad = grad.reshape(-1, grad.shape[-1])  # (M, N)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_x = matmul(flat_grad, weight.t()).view(x.shape)  # (..., K)
+            grad_x = matmul(flat_grad, weight.t(), bf16=ctx.bf16).view(x.shape)  # (..., K)
         if ctx.needs_input_grad[1]:
             flat_x = x.reshape(-1, x.shape[-1])  # (M, K)
             if weight.stride(0) == 1 and weight.stride(1) != 1:  # a transposed (N, K) parameter
-                grad_w = matmul(flat_grad.t(), flat_x).t()  # its layout: no copy on accumulation
+                grad_w = matmul(flat_grad.t(), flat_x, bf16=ctx.bf16).t()  # no copy when stored
             else:
-                grad_w = matmul(flat_x.t(), flat_grad)  # (K, N)
+                grad_w = matmul(flat_x.t(), flat_grad, bf16=ctx.bf16)  # (K, N)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = flat_grad.sum(0)
-        return grad_x, grad_w, grad_b
+        return grad_x, grad_w, grad_b, None
 
 
-def matmul(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+def matmul(x: Tensor, weight: Tensor, bias: Tensor | None = None, bf16: bool = False) -> Tensor:
     """``x @ weight (+ bias)``, through oneDNN on the CPU when the product is large.
 
     Args:
         x: ``(..., K)``.
         weight: ``(K, N)`` (any strides; ``linear.weight.t()`` for an ``nn.Linear``).
         bias: ``(N,)`` or ``None``.
+        bf16: round the factors of the oneDNN products (forward and backward) to bfloat16.
 
     Returns:
         ``(..., N)``; differentiable (twice, too: the backward is made of :func:`matmul`).
@@ -76,4 +102,4 @@ def matmul(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if not _use_onednn(x, weight):
         out = x @ weight
         return out if bias is None else out + bias
-    return _OneDNNMatmul.apply(x, weight, bias)
+    return _OneDNNMatmul.apply(x, weight, bias, bf16)

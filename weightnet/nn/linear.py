@@ -63,13 +63,22 @@ class WeightSpaceLinear(nn.Module):
         in_channels: channels ``C`` of the input weight space.
         out_channels: channels of the output weight space.
         io: ``"np"``, ``"hnp"`` or ``"untied"`` (see the module docstring).
+        bf16: run the large products on the CPU with bfloat16 factors (see
+            :mod:`weightnet.nn.gemm`; opt-in, float32 otherwise).
 
     Shapes:
         input: :class:`WeightSpace` of ``spec`` with ``in_channels`` channels, batch ``B``.
         output: :class:`WeightSpace` of ``spec`` with ``out_channels`` channels, batch ``B``.
     """
 
-    def __init__(self, spec: WeightSpec, in_channels: int, out_channels: int, io: str = "np"):
+    def __init__(
+        self,
+        spec: WeightSpec,
+        in_channels: int,
+        out_channels: int,
+        io: str = "np",
+        bf16: bool = False,
+    ):
         super().__init__()
         if io not in IO_MODES:
             raise SpecError(f"unknown io mode {io!r}, expected one of {IO_MODES}")
@@ -77,6 +86,7 @@ class WeightSpaceLinear(nn.Module):
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.io = io
+        self.bf16 = bf16
         self.layout = NeuronSetLayout(spec, fixed_io=io == "hnp")
         slots = self.layout.slots
         last = len(spec)
@@ -145,6 +155,7 @@ class WeightSpaceLinear(nn.Module):
         return (
             f"spec={self.spec.describe()!r}, in_channels={self.in_channels}, "
             f"out_channels={self.out_channels}, io={self.io!r}"
+            + (", bf16=True" if self.bf16 else "")
         )
 
     def __repr__(self) -> str:
@@ -167,7 +178,7 @@ class WeightSpaceLinear(nn.Module):
                 xs[idx] = xs[idx] + row_off  # (B, n, D)
         edge_offsets = {i: o for i, o in offsets.items() if self.layout.slots[i].kind == "edge"}
         sets, pooled = self.layout.pool(xs, edge_offsets)  # {k: (B, n_k, D_k)}, (B, D_g)
-        g = matmul(pooled, self.global_map.weight.t(), self.global_map.bias)  # (B, E_g)
+        g = matmul(pooled, self.global_map.weight.t(), self.global_map.bias, self.bf16)  # (B, E_g)
         g_parts = g.split(self._out_dims, dim=-1)
         set_parts: dict[tuple[int, str], Tensor] = {}
         for k, feats in sets.items():
@@ -175,7 +186,7 @@ class WeightSpaceLinear(nn.Module):
             if weight.ndim == 3:  # position-specific (untied input/output neurons)
                 h = torch.einsum("bnd,nde->bne", feats, weight) + self.set_biases[str(k)]
             else:
-                h = matmul(feats, weight)  # (B, n_k, E_k)
+                h = matmul(feats, weight, bf16=self.bf16)  # (B, n_k, E_k)
             widths = [self._out_dims[idx] for idx, _ in self._set_parts[k]]
             set_parts.update(zip(self._set_parts[k], h.split(widths, dim=-1), strict=True))
         outs = []
@@ -196,7 +207,7 @@ class WeightSpaceLinear(nn.Module):
                     row = row + row_off @ weight
                 if col_off is not None:
                     col = col + col_off @ weight
-                outs.append(edge_linear(x, weight, row, col))
+                outs.append(edge_linear(x, weight, row, col, self.bf16))
             else:
                 if idx in edge_offsets:
                     raise SpecError("position-specific weights take no input offsets")
@@ -209,9 +220,10 @@ class _EdgeLinear(torch.autograd.Function):
     """``x @ weight + row[:, :, None] + col[:, None]``, the broadcasts added in place."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, row: Tensor, col: Tensor) -> Tensor:
+    def forward(ctx, x: Tensor, weight: Tensor, row: Tensor, col: Tensor, bf16: bool) -> Tensor:
         ctx.save_for_backward(x, weight)
-        y = matmul(x, weight)  # (B, n_row, n_col, D')
+        ctx.bf16 = bf16
+        y = matmul(x, weight, bf16=bf16)  # (B, n_row, n_col, D')
         return y.add_(row.unsqueeze(2)).add_(col.unsqueeze(1))
 
     @staticmethod
@@ -220,13 +232,13 @@ class _EdgeLinear(torch.autograd.Function):
         flat = grad.reshape(-1, grad.shape[-1])  # (B * n_row * n_col, D')
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
-            grad_x = matmul(flat, weight.t()).view(x.shape)
+            grad_x = matmul(flat, weight.t(), bf16=ctx.bf16).view(x.shape)
         if ctx.needs_input_grad[1]:
-            grad_w = matmul(x.reshape(-1, x.shape[-1]).t(), flat)
-        return grad_x, grad_w, grad.sum(2), grad.sum(1)
+            grad_w = matmul(x.reshape(-1, x.shape[-1]).t(), flat, bf16=ctx.bf16)
+        return grad_x, grad_w, grad.sum(2), grad.sum(1), None
 
 
-def edge_linear(x: Tensor, weight: Tensor, row: Tensor, col: Tensor) -> Tensor:
+def edge_linear(x: Tensor, weight: Tensor, row: Tensor, col: Tensor, bf16: bool = False) -> Tensor:
     """Pointwise map of an edge tensor plus row and column broadcasts, fused.
 
     Args:
@@ -234,8 +246,9 @@ def edge_linear(x: Tensor, weight: Tensor, row: Tensor, col: Tensor) -> Tensor:
         weight: ``(D, D')``.
         row: ``(B, n_row, D')``, broadcast over columns.
         col: ``(B, n_col, D')``, broadcast over rows.
+        bf16: bfloat16 factors in the product (see :func:`~weightnet.nn.gemm.matmul`).
 
     Returns:
         ``(B, n_row, n_col, D')``.
     """
-    return _EdgeLinear.apply(x, weight, row, col)
+    return _EdgeLinear.apply(x, weight, row, col, bf16)

@@ -30,16 +30,22 @@ class NPLinear(WeightSpaceLinear):
         out_channels: output channels.
         io_embed: add learned embeddings of the input/output neurons to the inputs,
             so that the layer can tell input (output) neurons apart.
+        bf16: bfloat16 factors in the large CPU products (see :mod:`weightnet.nn.gemm`).
 
     Shapes:
         input: ``WeightSpace`` with ``in_channels`` channels; output: ``out_channels``.
     """
 
     def __init__(
-        self, spec: WeightSpec, in_channels: int, out_channels: int, io_embed: bool = True
+        self,
+        spec: WeightSpec,
+        in_channels: int,
+        out_channels: int,
+        io_embed: bool = True,
+        bf16: bool = False,
     ):
         self.io_embed = io_embed
-        super().__init__(spec, in_channels, out_channels, io="np")
+        super().__init__(spec, in_channels, out_channels, io="np", bf16=bf16)
         first, last = spec.layers[0], spec.layers[-1]
         self.embeddings = nn.ParameterDict()
         if io_embed:
@@ -85,10 +91,11 @@ class HNPLinear(WeightSpaceLinear):
         spec: the architecture.
         in_channels: input channels.
         out_channels: output channels.
+        bf16: bfloat16 factors in the large CPU products (see :mod:`weightnet.nn.gemm`).
 
     Shapes:
         input: ``WeightSpace`` with ``in_channels`` channels; output: ``out_channels``.
     """
 
-    def __init__(self, spec: WeightSpec, in_channels: int, out_channels: int):
-        super().__init__(spec, in_channels, out_channels, io="hnp")
+    def __init__(self, spec: WeightSpec, in_channels: int, out_channels: int, bf16: bool = False):
+        super().__init__(spec, in_channels, out_channels, io="hnp", bf16=bf16)
