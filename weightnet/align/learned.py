@@ -266,7 +266,9 @@ def learned_alignment(
     Returns:
         The permutations and ``permute(other, perms)`` (exactly ``other``'s functions).
     """
-    scores = model.scores(_features(model, reference, chunk), _features(model, other, chunk))
+    both = _features(model, WeightSpace.collate([reference, other]), chunk)  # one body pass
+    batch = reference.batch_size
+    scores = model.scores([f[:batch] for f in both], [f[batch:] for f in both])
     perms = round_scores(scores)
     return MatchResult(perms, permute(other, perms))
 
