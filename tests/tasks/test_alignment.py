@@ -12,7 +12,7 @@ from weightnet.align.learned import LearnedAligner
 from weightnet.data.pairs import AlignmentDataModule
 from weightnet.functional import forward
 from weightnet.symmetry import permute
-from weightnet.tasks.alignment import AlignmentTask, pair_barriers
+from weightnet.tasks.alignment import AlignmentTask, _best_seconds, pair_barriers
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared compose helper
 from hydra_compose import compose_train as _compose  # noqa: E402
@@ -110,3 +110,15 @@ def test_planted_pair_step_predicts_partners_and_training_lowers_the_loss(zoo):
         optimizer.step()
         losses.append(float(loss))
     assert sum(losses[-5:]) < 0.8 * sum(losses[:5])
+
+
+def test_best_seconds_runs_a_warm_up_then_every_round_back_to_back():
+    calls = []
+
+    def side(name):
+        return lambda: calls.append(name) or len(calls)
+
+    seconds, outputs = _best_seconds((side("a"), side("b")), repeats=2)
+    assert calls == ["a", "b"] * 3  # warm-up, then two timed rounds
+    assert outputs == [5, 6]  # each side's last output
+    assert len(seconds) == 2 and all(s >= 0 for s in seconds)
