@@ -14,6 +14,7 @@ __all__ = [
     "BarrierResult",
     "Canonicalize",
     "MatchResult",
+    "align_to_nearest",
     "canonical_factors",
     "canonical_permutations",
     "canonicalize",
@@ -31,6 +32,7 @@ _SOURCES = {
     "MatchResult": "matching",
     "rank_matching": "matching",
     "weight_matching": "matching",
+    "align_to_nearest": "nearest",
     "Canonicalize": "transform",
 }
 
