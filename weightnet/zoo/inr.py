@@ -159,6 +159,29 @@ class InrRecipe:
         }
         writer.finish(columns, self._meta(spec, seed, num_models, chosen, image_split))
 
+    def fit_images(
+        self, images: np.ndarray, inr_seeds: np.ndarray, seed: int, progress: bool = False
+    ) -> dict[str, np.ndarray]:
+        """Fit one INR per image, outside any zoo (e.g. fresh held-out INRs).
+
+        Args:
+            images: ``(B, H, W)`` float32 images in ``[0, 1]`` on :attr:`grid`.
+            inr_seeds: ``(B,)`` initialization seeds (with ``shared_init``, INRs of one
+                ``inr_seed`` start from the same weights; otherwise INR ``r`` of the batch
+                starts from its own).
+            seed: the generation seed the initializations are drawn from.
+            progress: show a progress bar.
+
+        Returns:
+            ``params`` ``(B, P)`` float32 (``spec.layout()`` order), ``mse`` and ``psnr`` ``(B,)``.
+        """
+        from tqdm.auto import tqdm
+
+        with tqdm(total=self.num_steps, desc="fit INRs", unit="step", disable=not progress) as bar:
+            return self._fit_chunk(
+                self.spec, np.arange(len(images)), images, np.asarray(inr_seeds), seed, bar
+            )
+
     def _fit_chunk(
         self,
         spec: WeightSpec,
