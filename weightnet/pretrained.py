@@ -100,6 +100,11 @@ class Reads:
     def why_not(self, spec: WeightSpec, name: str) -> str | None:
         """Why this metanet cannot read networks of ``spec`` (``None``: it can)."""
         kinds = {"mlp": "MLPs", "cnn": "CNNs", "siren": "SIRENs"}
+        if self.kind == "siren" and self.spec is not None:  # one SIREN architecture
+            sizes = "-".join(map(str, self.spec.layer_sizes))
+            if spec.kind != "siren" or spec.layer_sizes != self.spec.layer_sizes:
+                return f"{name} reads {sizes} SIRENs (sin activations), this is a {spec.describe()}"
+            return None
         if spec.kind != self.kind and not (self.kind == "siren" and spec.kind == "mlp"):
             found = "conv layers" if spec.kind == "cnn" else f"a {spec.kind.upper()}"
             return f"{found}, but {name} reads {kinds.get(self.kind, self.kind)}"
@@ -145,6 +150,11 @@ class Pretrained:
             from weightnet.data.normalization import WeightStats
 
             self._stats = WeightStats.from_dict(norm)
+        self._references = None
+        if (meta.get("input") or {}).get("align"):
+            from weightnet.pretrained_inr import alignment_references
+
+            self._references = alignment_references(self.reads.spec, meta["input"]["align"])
 
     def __repr__(self) -> str:
         return f"Pretrained({self.name!r}: {self.reads.description})"
@@ -238,9 +248,14 @@ class Pretrained:
             batch, _ = collate(rows)
             return self.model(batch)
         (spec, sds), *rest = groups
-        if rest:
+        if rest and self._references is None:
             raise WeightnetError(f"{self.name} reads one architecture at a time")
-        ws = WeightSpace.from_state_dicts(spec, sds)
+        # same shapes (checked by Reads), key names may differ between groups
+        ws = WeightSpace.collate([WeightSpace.from_state_dicts(s, d) for s, d in groups])
+        if self._references is not None:
+            from weightnet.align.nearest import align_to_nearest
+
+            ws = align_to_nearest(self.reads.spec, ws, self._references)
         if self._stats is not None:
             ws = self._stats.normalize(ws)
         return self.model(ws)
@@ -492,6 +507,9 @@ class PretrainedRecipe:
         lr: AdamW learning rate (cosine schedule).
         seed: zoo, split and training seed.
         description: what it reads, for people.
+        task: ``"generalization"`` (a regression metanet over a mixed-architecture zoo) or
+            ``"inr_classification"`` (a classifier of the zoo's INRs, built by
+            :func:`weightnet.pretrained_inr.build_inr_classifier`).
     """
 
     name: str
@@ -508,6 +526,27 @@ class PretrainedRecipe:
     lr: float
     seed: int
     description: str
+    task: str = "generalization"
+
+    def optimizers(self) -> dict[str, Any]:
+        """The task's ``optimizer`` and ``scheduler`` factories: AdamW, cosine over the epochs."""
+        return {
+            "optimizer": lambda params: torch.optim.AdamW(params, lr=self.lr, weight_decay=1e-4),
+            "scheduler": lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, self.epochs),
+        }
+
+    def trainer(self, root: str | Path):
+        """A deterministic CPU Lightning trainer for the recipe's epochs, writing under ``root``."""
+        import lightning.pytorch as pl
+
+        return pl.Trainer(
+            max_epochs=self.epochs,
+            accelerator="cpu",
+            deterministic=True,
+            logger=False,
+            enable_checkpointing=False,
+            default_root_dir=str(root),
+        )
 
 
 #: The shipped metanets.
@@ -528,6 +567,25 @@ RECIPES = {
         seed=0,
         description="predicts the digits test accuracy of any ReLU or tanh MLP with 64 inputs "
         "and 10 outputs (any depth and widths)",
+    ),
+    "digits-inr": PretrainedRecipe(
+        name="digits-inr",
+        zoo_recipe="digits-inr",
+        num_models=2000,
+        zoo_steps=60,  # the recipe's own fit
+        checkpoint_steps=(60,),
+        zoo_folder="data/digits-inr",  # = conf/data/digits_inr.yaml's zoo
+        model="mlp",
+        model_kwargs={"out_features": 10, "hidden_channels": 64, "num_layers": 3},
+        probe_features=0,
+        epochs=20,
+        batch_size=64,
+        lr=1e-3,
+        seed=0,
+        description="classifies the digit (0-9) drawn by a 2-32-32-1 SIREN (sin(30x)) fitted from "
+        "the digits-inr recipe's initializations, from its weights (near chance on SIRENs "
+        "from other initializations)",
+        task="inr_classification",
     ),
 }
 
@@ -552,6 +610,11 @@ def build_pretrained(name: str, out: str | Path | None = None, zoo: str | Path |
     if name not in RECIPES:
         raise WeightnetError(f"unknown pretrained metanet {name!r} (known: {', '.join(RECIPES)})")
     recipe = RECIPES[name]
+    if recipe.task == "inr_classification":
+        from weightnet.pretrained_inr import build_inr_classifier
+
+        folder = Path(out) if out is not None else _shipped_folder()
+        return build_inr_classifier(recipe, folder / name, zoo)
     zoo_path = Path(zoo or recipe.zoo_folder)
     generate = {
         "recipe": recipe.zoo_recipe,
@@ -571,19 +634,8 @@ def build_pretrained(name: str, out: str | Path | None = None, zoo: str | Path |
     )
     datamodule.setup("fit")
     model = _models()[recipe.model](None, **recipe.model_kwargs, **datamodule.model_kwargs)
-    task = GeneralizationTask(
-        model,
-        optimizer=lambda params: torch.optim.AdamW(params, lr=recipe.lr, weight_decay=1e-4),
-        scheduler=lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, recipe.epochs),
-    )
-    trainer = pl.Trainer(
-        max_epochs=recipe.epochs,
-        accelerator="cpu",
-        deterministic=True,
-        logger=False,
-        enable_checkpointing=False,
-        default_root_dir=str(zoo_path / ".pretrained"),
-    )
+    task = GeneralizationTask(model, **recipe.optimizers())
+    trainer = recipe.trainer(zoo_path / ".pretrained")
     trainer.fit(task, datamodule=datamodule)
     test = trainer.test(task, datamodule=datamodule, verbose=False)[0]
     data = datamodule.state_dict()
