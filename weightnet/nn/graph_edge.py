@@ -8,9 +8,9 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from weightnet.nn.gemm import matmul
 from weightnet.nn.graph_aggregate import add_reduce_grad, assemble, fused_aggregators, reduce_block
 from weightnet.nn.graph_blocks import BlockGraph
-from weightnet.nn.matmul import matmul_nt
 
 __all__ = ["EdgeUpdate"]
 
@@ -34,7 +34,7 @@ class _EdgeMLP(torch.autograd.Function):
     chunks of a few graphs (:data:`CHUNK_FLOATS`): all intermediates of a chunk stay in
     the cache, and main memory sees only the block, the hidden activations and the
     output (forward), and the incoming gradient and the edges' gradient (backward).
-    Every product runs through :func:`~weightnet.nn.matmul.matmul_nt`.
+    Every product runs through :func:`~weightnet.nn.gemm.matmul` (oneDNN on the CPU).
     """
 
     @staticmethod
@@ -55,11 +55,11 @@ class _EdgeMLP(torch.autograd.Function):
         incoming, outgoing = [], []
         for b0, b1 in _chunks(batch, per_graph * channels):
             rows = slice(b0 * per_graph, b1 * per_graph)
-            hidden = matmul_nt(flat[rows], w_edge)  # (M_c, h)
+            hidden = matmul(flat[rows], w_edge.T)  # (M_c, h)
             per_edge = hidden.view(b1 - b0, n_out, n_in, -1)  # (B_c, n_out, n_in, h)
             per_edge.add_(src[b0:b1, None]).add_(dst[b0:b1, :, None]).relu_()
             z[rows] = hidden
-            chunk = matmul_nt(hidden, w_out).add_(flat[rows])  # (M_c, d)
+            chunk = matmul(hidden, w_out.T).add_(flat[rows])  # (M_c, d)
             out[rows] = chunk
             reduced_in, reduced_out = reduce_block(chunk.view(b1 - b0, n_out, n_in, -1), names)
             incoming.append(reduced_in)
@@ -78,7 +78,6 @@ class _EdgeMLP(torch.autograd.Function):
         flat, z, w_edge, w_out, out, *reduced = ctx.saved_tensors
         batch, n_out, n_in, channels = out.shape
         per_graph = n_out * n_in
-        w_out_t, w_edge_t = w_out.T.contiguous(), w_edge.T.contiguous()
         grad_edges = torch.empty_like(flat)  # (M, d)
         grad_w_out, grad_w_edge = torch.zeros_like(w_out), torch.zeros_like(w_edge)
         grad_src = z.new_empty(batch, n_in, z.shape[1])
@@ -95,10 +94,10 @@ class _EdgeMLP(torch.autograd.Function):
             ).view(-1, channels)  # (M_c, d), a new tensor
             hidden = z[rows]  # (M_c, h)
             grad_w_out.addmm_(g.T, hidden)
-            grad_z = matmul_nt(g, w_out_t)  # (M_c, h)
+            grad_z = matmul(g, w_out)  # (M_c, h)
             torch.ops.aten.threshold_backward.grad_input(grad_z, hidden, 0, grad_input=grad_z)
             grad_w_edge.addmm_(grad_z.T, flat[rows])
-            grad_edges[rows] = g.add_(matmul_nt(grad_z, w_edge_t))
+            grad_edges[rows] = g.add_(matmul(grad_z, w_edge))
             per_edge = grad_z.view(b1 - b0, n_out, n_in, -1)  # (B_c, n_out, n_in, h)
             torch.sum(per_edge, 1, out=grad_src[b0:b1])
             torch.sum(per_edge, 2, out=grad_dst[b0:b1])
