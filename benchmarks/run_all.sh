@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=benchmarks/results
 mkdir -p "$out"
-python benchmarks/zoo_generation.py --runs 1000 --loop-runs 10 --sizes 100,1000 --threads 1 --json "$out/zoo_generation.json"
+python benchmarks/zoo_generation.py --runs 2000 --loop-runs 10 --sizes 100,1000,2000 --threads 2 --json "$out/zoo_generation.json"
 python benchmarks/metanet_throughput.py --rounds 2 --steps 2 --threads 1 --json "$out/metanet_throughput.json"
 for seed in 0 1 2; do
   python benchmarks/nfn_accuracy.py --seed "$seed" --json "$out/nfn_accuracy_seed$seed.json"
