@@ -15,13 +15,12 @@ all ``results.json`` contents to ``--json``. T is ``inr_classification`` (metric
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_runs import ROOT, report, run_train, value  # noqa: E402
+
 TASKS = {
     "inr_classification": (
         ("mlp", "statnn", "dws", "nfn_np", "nfn_hnp", "gnn", "transformer"),
@@ -32,17 +31,6 @@ TASKS = {
         ("test/mse", "test/mse_identity", "fit_seconds", "train_samples_per_second"),
     ),
 }
-
-
-def _value(result: dict, key: str) -> float:
-    return result["test"][key] if key.startswith("test/") else result[key]
-
-
-def _cell(values: list[float]) -> str:
-    digits = 4 if max(abs(v) for v in values) < 0.1 else 3
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def main() -> None:
@@ -60,25 +48,11 @@ def main() -> None:
     for model in args.models or default_models:
         for seed in args.seeds:
             run_dir = (args.out / args.task / f"{model.replace('/', '-')}-seed{seed}").resolve()
-            command = [
-                sys.executable, str(ROOT / "train.py"), f"task={args.task}", f"model={model}",
-                f"seed={seed}", f"hydra.run.dir={run_dir}", "callbacks.rich_progress_bar=null",
-                *args.overrides,
-            ]  # fmt: skip
-            print(f"running {model} seed {seed} ...", flush=True)
-            proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-            if proc.returncode != 0:
-                sys.exit(f"{model} seed {seed} failed:\n{proc.stderr[-2000:]}")
-            result = json.loads((run_dir / "results.json").read_text())
-            print("  " + ", ".join(f"{k} {_value(result, k):.4g}" for k in metrics), flush=True)
+            result = run_train(args.task, model, seed, run_dir, args.overrides)
+            print("  " + ", ".join(f"{k} {value(result, k):.4g}" for k in metrics), flush=True)
             results.setdefault(model, []).append(result)
 
-    print(f"\n{'model':16}" + "".join(f"{key:>26}" for key in metrics))
-    for model, runs in results.items():
-        cells = [_cell([_value(r, key) for r in runs]) for key in metrics]
-        print(f"{model:16}" + "".join(f"{cell:>26}" for cell in cells))
-    if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    report(results, metrics, args.json)
 
 
 if __name__ == "__main__":
