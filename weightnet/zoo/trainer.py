@@ -52,8 +52,8 @@ def train_networks(
     """
     params = optimizer.params
     grad = torch.empty_like(params)  # (B, P), refilled every step
-    # (B, *shape) views of ``grad`` in layout order: one strided copy per tensor, no cat
-    grad_views = [grad[:, start:end].view(-1, *shape) for _, start, end, _, shape in spec.layout()]
+    # views of ``grad`` shaped like the weight tensors: one strided copy per tensor, no cat
+    grad_views = WeightSpace.from_flat(spec, grad).tensors()
     checkpoints = set(checkpoint_steps)
     if any(not 0 <= s <= num_steps for s in checkpoints):
         raise ValueError(f"checkpoint steps {sorted(checkpoints)} outside 0..{num_steps}")
@@ -71,7 +71,7 @@ def train_networks(
             # gradients with respect to the views, not ``flat``: no (B, P) scatter per view
             grads = torch.autograd.grad(loss, tensors)
             for view, tensor_grad in zip(grad_views, grads, strict=True):
-                view.copy_(tensor_grad.squeeze(-1))
+                view.copy_(tensor_grad)
             optimizer.step(grad)
             if progress is not None:
                 progress.update(1)
