@@ -23,7 +23,7 @@ SPECS = {
 
 
 @pytest.mark.parametrize("name", list(SPECS))
-@pytest.mark.parametrize("kind", ["dws", "nfn_np", "nfn_hnp"])
+@pytest.mark.parametrize("kind", ["dws", "nfn_np", "nfn_hnp", "neuron_mp"])
 def test_scores_are_equivariant_to_both_networks_permutations(name, kind):
     spec, _ = SPECS[name]
     torch.manual_seed(0)

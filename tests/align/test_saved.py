@@ -22,10 +22,11 @@ def only_align(monkeypatch):
     monkeypatch.setattr(weightnet.cli, "COMMAND_MODULES", ("weightnet.align.cli",))
 
 
+@pytest.mark.parametrize("kind", ["nfn_hnp", "neuron_mp"])
 @pytest.mark.parametrize("spec", [mlp_spec((4, 6, 5, 2)), cnn_spec(2, (4, 3), 3, 3)])
-def test_round_trip_gives_the_same_scores_and_statistics(spec, tmp_path):
+def test_round_trip_gives_the_same_scores_and_statistics(spec, kind, tmp_path):
     torch.manual_seed(0)
-    model = LearnedAligner(spec, kind="nfn_hnp", hidden_channels=4, num_layers=2, feature_dim=5)
+    model = LearnedAligner(spec, kind=kind, hidden_channels=4, num_layers=2, feature_dim=5)
     stats = WeightStats(*(tuple(float(i + 1) for i in range(len(spec))),) * 4)
     weights_path, config_path = save_aligner(model, stats, tmp_path / "aligner")
     assert (weights_path.name, config_path.name) == ("aligner.safetensors", "aligner.json")

@@ -1,17 +1,21 @@
 r"""A learned aligner in the style of Deep-Align (Navon et al. 2024, "Equivariant Deep
 Weight Space Alignment").
 
-One equivariant body (:class:`~weightnet.models.equivariant.EquivariantBody` with DWS or
-NFN layers) encodes each network of the pair separately. Every hidden neuron gets a
-feature vector (its bias features, and its incoming and outgoing weight features averaged
-over the neighbouring layers' neurons), and layer ``l`` gets a score matrix
+One equivariant body encodes each network of the pair separately: either neuron message
+passing (:class:`~weightnet.nn.neuron_mp.NeuronMessagePassing`, ``kind="neuron_mp"``: the
+hidden neurons' states are their features; cheap) or an
+:class:`~weightnet.models.equivariant.EquivariantBody` of DWS or NFN weight-space layers
+(every hidden neuron's feature vector is read off its bias features and its incoming and
+outgoing weight features averaged over the neighbouring layers' neurons). Layer ``l`` gets
+a score matrix
 
 .. math:: S_l[j, k] = \langle f^{A}_{l,j}, f^{B}_{l,k} \rangle / \sqrt{d},
 
 equivariant to both networks' permutations: ``S(P A, Q B) = P S(A, B) Q^T``. The network's
 input and output neurons are never permuted, so with ``io_features`` the first hidden layer's
 neurons also see their whole incoming rows (indexed by the inputs) and the last hidden
-layer's neurons their whole outgoing columns (indexed by the outputs), not only averages.
+layer's neurons their whole outgoing columns (indexed by the outputs), not only averages
+(with ``neuron_mp``, the raw rows and columns join the features, scaled by learned factors).
 Training uses the Sinkhorn relaxation of ``S_l`` (soft permutations), supervised by
 planted permutations (:func:`planted_pairs`) and/or by the distance between A and the
 softly permuted B; at inference each ``S_l`` is rounded to a permutation with
@@ -32,10 +36,12 @@ from torch import Tensor, nn
 from weightnet.align.matching import MatchResult
 from weightnet.models.editor import EDITOR_LAYERS
 from weightnet.models.equivariant import EquivariantBody
+from weightnet.nn.neuron_mp import NeuronMessagePassing
 from weightnet.symmetry import invert_permutations, permute, sample_permutations
 from weightnet.weightspace import SpecError, WeightSpace, WeightSpec
 
 __all__ = [
+    "ALIGNER_BODIES",
     "LearnedAligner",
     "align_pairs",
     "alignment_loss",
@@ -47,16 +53,21 @@ __all__ = [
 ]
 
 
+#: Bodies of a :class:`LearnedAligner`: weight-space layers, or neuron message passing.
+ALIGNER_BODIES = (*EDITOR_LAYERS, "neuron_mp")
+
+
 class LearnedAligner(nn.Module):
     r"""Per-layer neuron-similarity scores between two batches of networks.
 
     Args:
         spec: the architecture of both networks.
-        kind: equivariant layers of the body, ``"dws"``, ``"nfn_np"`` or ``"nfn_hnp"``.
+        kind: the body: ``"neuron_mp"`` (neuron message passing) or the equivariant
+            weight-space layers ``"dws"``, ``"nfn_np"`` or ``"nfn_hnp"``.
         hidden_channels: channels of the body.
-        num_layers: equivariant layers in the body.
+        num_layers: equivariant layers in the body (rounds of message passing for ``neuron_mp``).
         feature_dim: size of the neuron features (default ``hidden_channels``).
-        dropout: dropout in the body.
+        dropout: dropout in the body (weight-space bodies only).
         activation: nonlinearity of the body.
         io_features: give the first (last) hidden layer's neurons their whole incoming
             (outgoing) weights along the network's fixed input (output) neurons.
@@ -79,22 +90,31 @@ class LearnedAligner(nn.Module):
         io_features: bool = True,
     ) -> None:
         super().__init__()
-        if kind not in EDITOR_LAYERS:
-            raise SpecError(f"no aligner body {kind!r}, expected one of {sorted(EDITOR_LAYERS)}")
+        if kind not in ALIGNER_BODIES:
+            raise SpecError(f"no aligner body {kind!r}, expected one of {sorted(ALIGNER_BODIES)}")
         self.spec = spec
         self.kind = kind
         self.hidden_channels, self.num_layers = hidden_channels, num_layers
         self.dropout, self.activation = dropout, activation
+        self.feature_dim = feature_dim or hidden_channels
+        self.io_features = io_features
+        if kind == "neuron_mp":  # the states of the hidden neurons are the features
+            self.body = NeuronMessagePassing(spec, 1, hidden_channels, num_layers, activation)
+            self.neuron_heads = nn.ModuleList(
+                nn.Linear(hidden_channels, self.feature_dim) for _ in spec.hidden_sizes
+            )
+            # with io_features, the raw incoming (outgoing) weights of the first (last)
+            # hidden layer join its features, scaled by a learned factor
+            self.io_scales = nn.Parameter(torch.ones(2)) if io_features else None
+            return
         self.body = EquivariantBody(
             spec, EDITOR_LAYERS[kind], 1, hidden_channels, num_layers, dropout, activation
         )
-        self.feature_dim = feature_dim or hidden_channels
         channels = hidden_channels + 1  # the body's output and the input weights themselves
         self.neuron_heads = nn.ModuleList(
             nn.Linear(3 * channels, self.feature_dim) for _ in spec.hidden_sizes
         )
-        self.io_features = io_features
-        if io_features:
+        if self.io_features:
             first, last = spec.layers[0], spec.layers[-1]
             rows, columns = first.n_in * first.kernel_numel, last.n_out * last.kernel_numel
             self.input_rows = nn.Linear(rows * channels, channels)
@@ -104,7 +124,10 @@ class LearnedAligner(nn.Module):
         self.body.reset_parameters()
         for head in self.neuron_heads:
             head.reset_parameters()
-        if self.io_features:
+        if self.kind == "neuron_mp":
+            if self.io_features:
+                nn.init.ones_(self.io_scales)
+        elif self.io_features:
             self.input_rows.reset_parameters()
             self.output_columns.reset_parameters()
 
@@ -128,6 +151,14 @@ class LearnedAligner(nn.Module):
 
     def neuron_features(self, ws: WeightSpace) -> list[Tensor]:
         """``(B, n_l, feature_dim)`` per hidden layer, equivariant to hidden permutations."""
+        if self.kind == "neuron_mp":
+            features = [head(h) for head, h in zip(self.neuron_heads, self.body(ws), strict=True)]
+            if self.io_features:
+                rows = ws.weights[0].flatten(2)  # (B, n_1, n_0 K C)
+                columns = ws.weights[-1].movedim(2, 1).flatten(2)  # (B, n_{L-1}, n_L K C)
+                features[0] = torch.cat([features[0], self.io_scales[0] * rows], dim=-1)
+                features[-1] = torch.cat([features[-1], self.io_scales[1] * columns], dim=-1)
+            return features
         h = self.body(ws)
         h = WeightSpace(
             tuple(torch.cat(pair, dim=-1) for pair in zip(h.weights, ws.weights, strict=True)),

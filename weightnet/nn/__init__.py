@@ -6,6 +6,7 @@ from weightnet.nn.flatten import FlattenWeights
 from weightnet.nn.layout import NeuronSetLayout, Slot
 from weightnet.nn.linear import WeightSpaceLinear
 from weightnet.nn.mlp import MLP
+from weightnet.nn.neuron_mp import NeuronMessagePassing
 from weightnet.nn.nfn import HNPLinear, NPLinear
 from weightnet.nn.pooling import InvariantPool
 from weightnet.nn.statistics import LayerStatistics
@@ -18,6 +19,7 @@ __all__ = [
     "LayerStatistics",
     "MLP",
     "NPLinear",
+    "NeuronMessagePassing",
     "NeuronSetLayout",
     "Slot",
     "WeightSpaceActivation",

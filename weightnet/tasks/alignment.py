@@ -134,7 +134,7 @@ class AlignmentTask(MetanetTask):
         model: LearnedAligner,
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
-        noise: float = 0.6,
+        noise: float = 2.0,
         real_pair_weight: float = 0.0,
         sinkhorn_iters: int = 20,
         temperature: float = 1.0,
