@@ -35,7 +35,9 @@ class _Exploit:
 def test_malicious_pickle_is_refused_and_nothing_runs(tmp_path):
     victim = tmp_path / "pwned.txt"
     path = tmp_path / "evil.pt"
-    torch.save({"w": _Exploit(str(victim))}, path)  # a real torch file whose unpickling opens a file
+    torch.save(
+        {"w": _Exploit(str(victim))}, path
+    )  # a real torch file whose unpickling opens a file
     with pytest.raises(WeightnetError, match="refused to load"):
         load_state_dict(path)
     assert not victim.exists()

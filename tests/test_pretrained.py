@@ -44,6 +44,11 @@ def trained(tmp_path_factory, write_zoo):
         "trainer.max_epochs=1",
         f"paths.output_dir={root / 'run'}",
     ]
+    return _train(overrides)
+
+
+def _train(overrides):
+    """``train.py`` with ``overrides``, in process: (best checkpoint, datamodule, task)."""
     with initialize_config_dir(config_dir=str(train.CONFIG_DIR), version_base="1.3"):
         cfg = compose("train", overrides=overrides, return_hydra_config=True)
     HydraConfig.instance().set_config(cfg)
@@ -194,3 +199,35 @@ def test_shipped_metanets_are_listed_and_read_any_digits_mlp(tmp_path, capsys):
         metanet.predict(
             [random_weightspace(mlp_spec((4, 6, 10)), 1).to_state_dicts(mlp_spec((4, 6, 10)))[0]]
         )
+
+
+def test_a_metanet_trained_on_canonical_forms_canonicalizes_what_it_reads(tmp_path, write_zoo):
+    """data.canonicalize=true: the flat mlp becomes invariant, in training and in predict."""
+    from weightnet.symmetry import random_symmetry
+
+    write_zoo(tmp_path / "zoo", sizes=(4, 6, 5, 3))
+    overrides = [
+        "task=generalization",
+        "model=mlp",
+        f"data.path={tmp_path / 'zoo'}",
+        "data.canonicalize=true",
+        "data.batch_size=8",
+        "trainer.max_epochs=1",
+        f"paths.output_dir={tmp_path / 'run'}",
+    ]
+    checkpoint, datamodule, task = _train(overrides)
+    metanet = load_pretrained(checkpoint)
+    assert metanet.meta["input"]["canonicalize"] == dict.fromkeys(
+        ("permutation", "scale", "sign"), True
+    )
+    spec = mlp_spec((4, 6, 5, 3))
+    ws = random_weightspace(spec, batch_size=3, seed=1)
+    moved = random_symmetry(ws, spec, torch.Generator().manual_seed(0))  # permutations, scales
+    assert not moved.allclose(ws)
+    before = metanet.predict(ws.to_state_dicts(spec))
+    assert metanet.predict(moved.to_state_dicts(spec)) == pytest.approx(before, abs=1e-5)
+    ws_in, _ = datamodule.test_dataloader().collate_fn(datamodule.test_set.__getitems__([0, 1]))
+    zoo, picked = open_zoo(tmp_path / "zoo"), datamodule.test_set.rows[:2, 1]
+    expected = task(ws_in).reshape(-1)  # what the trained task predicts
+    got = metanet.predict(zoo.weightspace(picked).to_state_dicts(spec))
+    assert got == pytest.approx(expected.tolist(), abs=1e-5)

@@ -256,6 +256,11 @@ class Pretrained:
             from weightnet.align.nearest import align_to_nearest
 
             ws = align_to_nearest(self.reads.spec, ws, self._references)
+        parts = (self.meta.get("input") or {}).get("canonicalize")
+        if parts:  # as the training data were: {"permutation", "scale", "sign"}
+            from weightnet.align.canonical import canonicalize
+
+            ws = canonicalize(ws, self.reads.spec, **parts)
         if self._stats is not None:
             ws = self._stats.normalize(ws)
         return self.model(ws)
@@ -419,6 +424,7 @@ def _load_checkpoint(path: Path) -> Pretrained:
         "input": {
             "probe_features": int(data.get("probe_features") or 0),
             "probe_seed": int(data.get("probe_seed") or 0),
+            **({"canonicalize": data["canonicalize"]} if data.get("canonicalize") else {}),
         },
         "quality": {},
         "training_data": {"paths": data.get("paths")},

@@ -118,3 +118,56 @@ def test_state_dict_is_plain_data(tiny_zoo):
     other = ZooDataModule(tiny_zoo)
     other.load_state_dict(state)
     assert other.stats == dm.stats
+
+
+def test_canonicalized_batches_are_canonical_in_every_split(tiny_zoo):
+    from weightnet.align.canonical import canonicalize
+
+    raw = _setup(tiny_zoo, normalize=False)
+    canonical = _setup(tiny_zoo, canonicalize=True)
+    spec = raw.spec
+    # the statistics describe the canonical training weights (unit incoming norms)
+    train_rows = raw.train_set.rows[:, 1]
+    weights = np.load(tiny_zoo / "weights.npy")[train_rows]
+    flat = canonicalize(WeightSpace.from_flat(spec, torch.from_numpy(weights)), spec).flatten()
+    expected = WeightStats.from_rows(spec, [(flat.numpy(), np.arange(len(flat)))])
+    for got, want in zip(
+        canonical.stats.to_dict().values(), expected.to_dict().values(), strict=True
+    ):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+    assert canonical.stats != _setup(tiny_zoo).stats
+    x = torch.randn(9, 4)
+    for split in ("train", "val", "test"):
+        batch = getattr(raw, f"{split}_set").__getitems__([0, 1, 2])
+        ws, _ = getattr(raw, f"{split}_dataloader")().collate_fn(batch)
+        ws_canon, _ = getattr(canonical, f"{split}_dataloader")().collate_fn(batch)
+        assert ws_canon.allclose(canonical.stats.normalize(canonicalize(ws, spec)), atol=0, rtol=0)
+        original = canonical.stats.denormalize(ws_canon)  # same functions as the raw rows
+        torch.testing.assert_close(forward(spec, original, x), forward(spec, ws, x))
+    parts = canonical.state_dict()["canonicalize"]
+    assert parts == {"permutation": True, "scale": True, "sign": True}
+    assert raw.state_dict()["canonicalize"] is None
+
+
+def test_canonicalize_takes_its_parts_and_refuses_others(tiny_zoo):
+    from weightnet.align.canonical import canonicalize
+
+    dm = _setup(tiny_zoo, normalize=False, canonicalize={"scale": False})
+    assert dm.canonicalize == {"permutation": True, "scale": False, "sign": True}
+    batch = dm.test_set.__getitems__([0, 1])
+    raw, _ = _setup(tiny_zoo, normalize=False).test_dataloader().collate_fn(batch)
+    got, _ = dm.test_dataloader().collate_fn(batch)
+    assert got.allclose(canonicalize(raw, dm.spec, scale=False), atol=0, rtol=0)
+    with pytest.raises(ZooError, match="data.canonicalize"):
+        ZooDataModule(tiny_zoo, canonicalize={"sort": True})
+
+
+def test_scale_and_sign_forms_are_refused_on_a_zoo_of_mixed_activations(tiny_zoo):
+    lines = (tiny_zoo / "metrics.csv").read_text().splitlines()
+    rows = [lines[0] + ",config.activation"]
+    rows += [f"{line},{'relu' if i % 2 else 'tanh'}" for i, line in enumerate(lines[1:])]
+    (tiny_zoo / "metrics.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(ZooError, match=r"mixes activations \(relu, tanh\)"):
+        _setup(tiny_zoo, canonicalize=True)
+    dm = _setup(tiny_zoo, canonicalize={"scale": False, "sign": False})  # sorting holds for both
+    assert dm.canonicalize == {"permutation": True, "scale": False, "sign": False}

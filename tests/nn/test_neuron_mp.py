@@ -36,11 +36,11 @@ def _naive_round(model, ws, hidden, r):
     states.append(model.output_embedding.expand(ws.batch_size, -1, -1))
     c = model.hidden_channels
     new = []
-    for l, h in enumerate(hidden):
-        total = model.self_maps[r][l](torch.cat([h, ws.biases[l]], dim=-1))
+    for i, h in enumerate(hidden):
+        total = model.self_maps[r][i](torch.cat([h, ws.biases[i]], dim=-1))
         for layer, maps, source, n_src, incoming in (
-            (l, model.prev_maps[r][l], states[l], sizes[l], True),
-            (l + 1, model.next_maps[r][l], states[l + 2], sizes[l + 2], False),
+            (i, model.prev_maps[r][i], states[i], sizes[i], True),
+            (i + 1, model.next_maps[r][i], states[i + 2], sizes[i + 2], False),
         ):
             w = ws.weights[layer].flatten(3)  # (B, n_out, n_in, K)
             e = torch.cat([w, w.abs()], dim=-1)  # edge features f = (sign kind, k)

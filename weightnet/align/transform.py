@@ -1,4 +1,4 @@
-"""Canonicalization as a data transform (``data.transforms`` in the configs)."""
+"""Canonicalization as a data transform: ``data.canonicalize=true`` in the configs."""
 
 from __future__ import annotations
 
@@ -11,29 +11,23 @@ __all__ = ["Canonicalize"]
 class Canonicalize:
     """Map a :class:`~weightnet.weightspace.WeightSpace` batch to its canonical form.
 
-    Removes the symmetries a metanet would otherwise have to learn (a preprocessing
-    baseline to equivariant metanets): see :func:`weightnet.align.canonical.canonicalize`.
+    A batch transform ``(ws, spec) -> ws`` (:mod:`weightnet.data.transforms`). It removes
+    the symmetries a metanet would otherwise have to learn, a preprocessing baseline to
+    equivariant metanets: see :func:`weightnet.align.canonical.canonicalize`.
 
     Args:
-        spec: the architecture of the networks it will see.
         permutation: sort hidden neurons.
         scale: unit incoming norm for ReLU-like hidden layers.
         sign: positive largest incoming entry for tanh/sin hidden layers.
     """
 
-    def __init__(
-        self, spec: WeightSpec, permutation: bool = True, scale: bool = True, sign: bool = True
-    ) -> None:
-        self.spec = spec
+    def __init__(self, permutation: bool = True, scale: bool = True, sign: bool = True) -> None:
         self.permutation = permutation
         self.scale = scale
         self.sign = sign
 
-    def __call__(self, ws: WeightSpace) -> WeightSpace:
-        return canonicalize(ws, self.spec, self.permutation, self.scale, self.sign)
+    def __call__(self, ws: WeightSpace, spec: WeightSpec) -> WeightSpace:
+        return canonicalize(ws, spec, self.permutation, self.scale, self.sign)
 
     def __repr__(self) -> str:
-        return (
-            f"Canonicalize({self.spec.describe()!r}, permutation={self.permutation}, "
-            f"scale={self.scale}, sign={self.sign})"
-        )
+        return f"Canonicalize(permutation={self.permutation}, scale={self.scale}, sign={self.sign})"

@@ -26,7 +26,22 @@ from weightnet.data.transforms import RandomPermutation
 from weightnet.data.zoo import Zoo, ZooError, open_zoos
 from weightnet.weightspace import WeightSpec
 
-__all__ = ["ZooDataModule"]
+__all__ = ["ZooDataModule", "canonical_parts"]
+
+_CANONICAL_PARTS = ("permutation", "scale", "sign")
+
+
+def canonical_parts(option: bool | Mapping[str, bool] | None) -> dict[str, bool] | None:
+    """``data.canonicalize`` as the keyword arguments of ``canonicalize`` (``None``: off)."""
+    if option is None or option is False:
+        return None
+    if option is True:
+        return dict.fromkeys(_CANONICAL_PARTS, True)
+    if not isinstance(option, Mapping) or set(option) - set(_CANONICAL_PARTS):
+        raise ZooError(
+            f"data.canonicalize={option!r}: give true, false or a mapping of {_CANONICAL_PARTS}"
+        )
+    return {part: bool(option.get(part, True)) for part in _CANONICAL_PARTS}
 
 
 class ZooDataModule(pl.LightningDataModule):
@@ -56,6 +71,13 @@ class ZooDataModule(pl.LightningDataModule):
             ``None``, as Hydra configs give them) applies its non-``None`` values in order.
         verify_checksum: compare each ``weights.npy`` with the sha256 of its ``zoo.json``
             (reads the files once; an edited or corrupted zoo is refused).
+        canonicalize: map every network of every split to its canonical form
+            (:class:`~weightnet.align.transform.Canonicalize`) before normalization, whose
+            statistics then come from the canonical training weights: ``True`` for the full
+            form (neurons sorted, ReLU layers at unit incoming norm, tanh signs fixed), or a
+            mapping of its parts, e.g. ``{"permutation": True, "scale": False, "sign": True}``.
+            A cheap way to make any metanet invariant; saved with the checkpoint so that
+            ``weightnet predict`` does the same.
 
     After :meth:`setup`: ``spec``, ``stats`` (or ``None``), ``zoos`` and the datasets
     ``train_set``, ``val_set``, ``test_set``.
@@ -76,6 +98,7 @@ class ZooDataModule(pl.LightningDataModule):
         split_column: str | None = None,
         transforms: Sequence[Transform] | Mapping[str, Transform | None] = (),
         verify_checksum: bool = True,
+        canonicalize: bool | Mapping[str, bool] = False,
     ) -> None:
         super().__init__()
         paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
@@ -97,6 +120,7 @@ class ZooDataModule(pl.LightningDataModule):
         self.pin_memory = pin_memory
         self.split_column = split_column
         self.verify_checksum = verify_checksum
+        self.canonicalize = canonical_parts(canonicalize)
         if isinstance(transforms, Mapping):
             transforms = [t for t in transforms.values() if t is not None]
         self.transforms = list(transforms)
@@ -139,11 +163,13 @@ class ZooDataModule(pl.LightningDataModule):
             ZooDataset(zoos, rows[part], self.target) for part in parts
         )  # ZooDataset checks that the zoos share one architecture
         spec = self.train_set.spec
+        self._check_canonical_form(zoos)
         if self.normalize:
             train_rows = self.train_set.rows
             self.stats = WeightStats.from_rows(
                 spec,
                 [(zoo.weights, train_rows[train_rows[:, 0] == i, 1]) for i, zoo in enumerate(zoos)],
+                self._canonical_form(),
             )
         self.zoos, self.spec = zoos, spec
 
@@ -177,6 +203,26 @@ class ZooDataModule(pl.LightningDataModule):
             offset += int(inverse.max(initial=-1)) + 1
         return np.concatenate(groups)
 
+    def _check_canonical_form(self, zoos: Sequence[Zoo]) -> None:
+        """Scale and sign canonical forms depend on the activation: refuse mixed zoos."""
+        parts = self.canonicalize
+        if parts is None or not (parts["scale"] or parts["sign"]):
+            return
+        kinds = sorted({str(a) for zoo in zoos for a in np.unique(zoo.activations)})
+        if len(kinds) > 1:
+            raise ZooError(
+                f"{self.paths[0]}: data.canonicalize: the zoo mixes activations "
+                f"({', '.join(kinds)}) and the scale and sign canonical forms hold for one "
+                "only; use data.canonicalize={permutation:true,scale:false,sign:false}"
+            )
+
+    def _canonical_form(self) -> Transform | None:
+        if self.canonicalize is None:
+            return None
+        from weightnet.align.transform import Canonicalize
+
+        return Canonicalize(**self.canonicalize)
+
     # ------------------------------------------------------------- loaders
     def _loader(self, split: str) -> DataLoader:
         if self.spec is None:
@@ -185,6 +231,8 @@ class ZooDataModule(pl.LightningDataModule):
         transforms = [RandomPermutation()] if (train and self.augment) else []
         if train:
             transforms += self.transforms
+        if self.canonicalize is not None:  # every split, after the augmentations
+            transforms.append(self._canonical_form())
         return DataLoader(
             getattr(self, f"{split}_set"),
             batch_size=self.batch_size,
@@ -223,6 +271,7 @@ class ZooDataModule(pl.LightningDataModule):
             "split": list(self.split),
             "split_seed": self.split_seed,
             "split_column": self.split_column,
+            "canonicalize": self.canonicalize,
         }
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:

@@ -9,10 +9,11 @@ and normalize new networks the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from weightnet.weightspace import SpecError, WeightSpace, WeightSpec
 
@@ -40,7 +41,10 @@ class WeightStats:
 
     @classmethod
     def from_rows(
-        cls, spec: WeightSpec, sources: Sequence[tuple[np.ndarray, np.ndarray]]
+        cls,
+        spec: WeightSpec,
+        sources: Sequence[tuple[np.ndarray, np.ndarray]],
+        transform: Callable[[WeightSpace, WeightSpec], WeightSpace] | None = None,
     ) -> WeightStats:
         """Statistics of selected rows of flat weight matrices, read in chunks.
 
@@ -48,6 +52,8 @@ class WeightStats:
             spec: the architecture; ``spec.layout()`` says where each tensor lies in a row.
             sources: ``(matrix, rows)`` pairs: an ``(N, P)`` array (a memmap is read chunk by
                 chunk, never whole) and the row indices to include.
+            transform: a batch transform ``(ws, spec) -> ws`` applied to every chunk first
+                (statistics of canonicalized weights, for example).
 
         Raises:
             SpecError: if no rows are selected or a matrix does not have ``P`` columns.
@@ -64,6 +70,9 @@ class WeightStats:
             rows = np.sort(np.asarray(rows, dtype=np.int64))
             for begin in range(0, len(rows), _CHUNK_ROWS):
                 chunk = np.asarray(matrix[rows[begin : begin + _CHUNK_ROWS]], dtype=np.float64)
+                if transform is not None:
+                    ws = transform(WeightSpace.from_flat(spec, torch.from_numpy(chunk)), spec)
+                    chunk = ws.flatten().numpy()  # (rows, P)
                 for t, (_, start, end, _, _) in enumerate(layout):
                     block = chunk[:, start:end]  # (rows, size)
                     sums[t] += block.sum()

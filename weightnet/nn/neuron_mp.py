@@ -72,8 +72,8 @@ class NeuronMessagePassing(nn.Module):
         self.self_maps, self.prev_maps, self.next_maps = (nn.ModuleList() for _ in range(3))
         for _ in range(num_rounds):  # U_l split by input: own state and bias, each neighbour
             self.self_maps.append(nn.ModuleList(nn.Linear(c + in_channels, c) for _ in hidden))
-            self.prev_maps.append(nn.ModuleList(_Messages(c, edge[l]) for l in hidden))
-            self.next_maps.append(nn.ModuleList(_Messages(c, edge[l + 1]) for l in hidden))
+            self.prev_maps.append(nn.ModuleList(_Messages(c, edge[i]) for i in hidden))
+            self.next_maps.append(nn.ModuleList(_Messages(c, edge[i + 1]) for i in hidden))
         if activation not in ACTIVATION_FUNCTIONS:
             raise ValueError(
                 f"unknown activation {activation!r}, expected one of {sorted(ACTIVATION_FUNCTIONS)}"
@@ -106,10 +106,10 @@ class NeuronMessagePassing(nn.Module):
         ):
             states = [self.input_embedding, *hidden, self.output_embedding]
             new = []
-            for l, h in enumerate(hidden):  # hidden set l + 1
-                update = self_maps[l](torch.cat([h, biases[l]], dim=-1))  # (B, n, c)
-                update = update + prev_maps[l](into[l], states[l])
-                update = update + next_maps[l](out_of[l + 1], states[l + 2])
+            for i, h in enumerate(hidden):  # hidden set i + 1, between layers i and i + 1
+                update = self_maps[i](torch.cat([h, biases[i]], dim=-1))  # (B, n, c)
+                update = update + prev_maps[i](into[i], states[i])
+                update = update + next_maps[i](out_of[i + 1], states[i + 2])
                 new.append(h + self.activation(update))
             hidden = new
         return hidden
