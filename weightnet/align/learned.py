@@ -81,9 +81,9 @@ class LearnedAligner(nn.Module):
     def __init__(
         self,
         spec: WeightSpec,
-        kind: str = "dws",
-        hidden_channels: int = 32,
-        num_layers: int = 3,
+        kind: str = "neuron_mp",
+        hidden_channels: int = 16,
+        num_layers: int = 2,
         feature_dim: int | None = None,
         dropout: float = 0.0,
         activation: str = "relu",
