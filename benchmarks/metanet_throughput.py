@@ -92,6 +92,21 @@ def make_step(model: nn.Module, inputs, target: torch.Tensor) -> Callable[[], fl
     return step
 
 
+def adam_seconds(model: nn.Module, reps: int = 3) -> float:
+    """Best time of one ``torch.optim.Adam`` step (as in :func:`make_step`) over ``model``'s parameters."""
+    params = [p.detach().clone().requires_grad_() for p in model.parameters()]
+    for p in params:
+        p.grad = torch.randn_like(p)
+    opt = torch.optim.Adam(params, lr=1e-4)
+    opt.step()
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        opt.step()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def matmul_gflops(n: int = 2048, reps: int = 5) -> float:
     """The machine's fp32 matmul speed: the best of ``torch.matmul`` (MKL) and oneDNN.
 
@@ -152,16 +167,19 @@ def main() -> None:
     target = torch.randn(args.batch_size)
     head_hidden = 4 * args.hidden
     steps: dict[str, Callable[[], float]] = {}
+    models: dict[str, nn.Module] = {}
     for name in args.models:
         if name.startswith("peer_"):
             model = peer_model(name.split("_")[-1], args.hidden, args.layers, head_hidden)
             steps[name] = make_step(model, peer_inputs(ws), target)
+            models[name] = model
         else:
             extra = {"bf16": True} if args.bf16 and name.startswith("nfn_") else {}
             model = MODELS[name](
                 spec, out_features=1, hidden_channels=args.hidden, num_layers=args.layers, **extra
             )
             steps[name] = make_step(model, ws, target)
+            models[name] = model
     for step in steps.values():  # warm-up
         step()
 
@@ -223,20 +241,41 @@ def main() -> None:
     for key, value in results["ratios"].items():
         print(f"{key:<32} {value:6.2f}x")
 
-    if "nfn_np" in steps:
-        flops = step_flops(steps["nfn_np"])
-        seconds = args.batch_size / rate["nfn_np"]
-        achieved, peak = flops / seconds / 1e9, matmul_gflops()
-        results["nfn_np_gflops"] = {
-            "flops_per_step": flops,
-            "achieved_gflops": achieved,
-            "matmul_2048_gflops": peak,
-            "fraction_of_matmul": achieved / peak,
-        }
+    peak = matmul_gflops()
+    gflops = {}
+    for name in ("nfn_np", "peer_nfn_np", "nfn_hnp", "peer_nfn_hnp"):
+        if name in steps:
+            flops = step_flops(steps[name])
+            seconds = args.batch_size / rate[name]
+            gflops[name] = {
+                "flops_per_step": flops,
+                "achieved_gflops": flops / seconds / 1e9,
+                "fraction_of_matmul": flops / seconds / 1e9 / peak,
+            }
+    results["gflops"] = {"matmul_2048_gflops": peak, **gflops}
+    if "nfn_np" in gflops:
+        np_ = gflops["nfn_np"]
+        results["nfn_np_gflops"] = {**np_, "matmul_2048_gflops": peak}
         print(
-            f"nfn_np step: {flops / 1e9:.2f} GFLOP, {achieved:.1f} GFLOP/s = "
-            f"{100 * achieved / peak:.1f}% of the best 2048^3 fp32 matmul ({peak:.1f} GFLOP/s)"
+            f"nfn_np step: {np_['flops_per_step'] / 1e9:.2f} GFLOP, {np_['achieved_gflops']:.1f} "
+            f"GFLOP/s = {100 * np_['fraction_of_matmul']:.1f}% of the best 2048^3 fp32 matmul "
+            f"({peak:.1f} GFLOP/s)"
         )
+    for ours, peer in pairs:
+        if ours in gflops and peer in gflops:
+            # the fastest any implementation of the peer's arithmetic could run here: every
+            # FLOP at the large-matmul peak, plus the same Adam step over our parameters
+            adam = adam_seconds(models[ours])
+            floor = gflops[peer]["flops_per_step"] / (peak * 1e9) + adam
+            ceiling = (args.batch_size / rate[peer]) / floor
+            results["ratios"][f"{ours} / {peer}, ceiling (matmul peak + Adam)"] = ceiling
+            print(
+                f"{ours}: {gflops[ours]['achieved_gflops']:.1f} GFLOP/s vs the peer's "
+                f"{gflops[peer]['achieved_gflops']:.1f}; all "
+                f"{gflops[peer]['flops_per_step'] / 1e9:.1f} GFLOP at the matmul peak plus "
+                f"Adam ({1000 * adam:.0f} ms) would be {ceiling:.2f}x the peer"
+            )
+
     if args.json:
         directory = os.path.dirname(os.path.abspath(args.json))
         with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as fh:
