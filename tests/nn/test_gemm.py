@@ -74,3 +74,18 @@ def test_bf16_products_are_close_and_float32(always_onednn):
 def test_bf16_is_ignored_off_the_onednn_path():
     x, w = torch.randn(3, 4, dtype=torch.float64), torch.randn(4, 2, dtype=torch.float64)
     assert torch.equal(matmul(x, w, bf16=True), x @ w)
+
+
+def test_a_strided_x_takes_onednn_only_for_a_large_result(always_onednn, monkeypatch):
+    monkeypatch.setattr(gemm, "_ONEDNN_MIN_STRIDED", 8)
+    torch.manual_seed(0)
+    long = torch.randn(64, 6, requires_grad=True)  # a weight gradient's X^T: (6, 64) strided
+    grad = torch.randn(64, 5)
+    small = matmul(long.t(), grad)  # (6, 5) result: torch.matmul reads the view as it is
+    assert small.grad_fn is not None and "OneDNN" not in type(small.grad_fn).__name__
+    torch.testing.assert_close(small, long.t() @ grad)
+    wide = torch.randn(64, 9, requires_grad=True)
+    large = matmul(wide.t(), torch.randn(64, 8))  # (9, 8) result: copied, then oneDNN
+    assert "OneDNN" in type(large.grad_fn).__name__
+    contiguous = matmul(torch.randn(6, 64, requires_grad=True), grad)  # any result size
+    assert "OneDNN" in type(contiguous.grad_fn).__name__

@@ -28,6 +28,8 @@ __all__ = ["matmul"]
 
 #: Products with fewer multiply-adds go to ``torch.matmul`` (oneDNN's per-call overhead).
 _ONEDNN_MIN_MACS = 2**20
+#: A strided ``x`` goes to oneDNN only when both sides of the result are at least this long.
+_ONEDNN_MIN_STRIDED = 256
 
 
 def _onednn_available() -> bool:
@@ -43,11 +45,18 @@ _ONEDNN = _onednn_available()
 
 
 def _use_onednn(x: Tensor, weight: Tensor) -> bool:
+    """Large float32 CPU products, except a strided ``x`` with a small result.
+
+    oneDNN copies a strided ``x`` (a transposed view, as in a weight gradient ``X^T G``)
+    before multiplying; when the result is small (``K x N`` over a long reduction) that
+    copy costs more than the product, and MKL reads the view as it is.
+    """
     return (
         _ONEDNN
         and x.device.type == "cpu"
         and x.dtype == weight.dtype == torch.float32
         and x.numel() * weight.shape[1] >= _ONEDNN_MIN_MACS
+        and (x.is_contiguous() or min(x.shape[-2], weight.shape[1]) >= _ONEDNN_MIN_STRIDED)
     )
 
 
