@@ -84,6 +84,8 @@ def test_a_strided_x_takes_onednn_only_for_a_large_result(always_onednn, monkeyp
     small = matmul(long.t(), grad)  # (6, 5) result: torch.matmul reads the view as it is
     assert small.grad_fn is not None and "OneDNN" not in type(small.grad_fn).__name__
     torch.testing.assert_close(small, long.t() @ grad)
+    rounded = matmul(long.t(), grad, bf16=True)  # bf16 rounding never depends on the layout
+    assert "OneDNN" in type(rounded.grad_fn).__name__
     wide = torch.randn(64, 9, requires_grad=True)
     large = matmul(wide.t(), torch.randn(64, 8))  # (9, 8) result: copied, then oneDNN
     assert "OneDNN" in type(large.grad_fn).__name__

@@ -44,19 +44,20 @@ def _onednn_available() -> bool:
 _ONEDNN = _onednn_available()
 
 
-def _use_onednn(x: Tensor, weight: Tensor) -> bool:
-    """Large float32 CPU products, except a strided ``x`` with a small result.
+def _use_onednn(x: Tensor, weight: Tensor, bf16: bool) -> bool:
+    """Large float32 CPU products, except a strided ``x`` with a small result in float32.
 
     oneDNN copies a strided ``x`` (a transposed view, as in a weight gradient ``X^T G``)
     before multiplying; when the result is small (``K x N`` over a long reduction) that
-    copy costs more than the product, and MKL reads the view as it is.
+    copy costs more than the product, and MKL reads the view as it is. With ``bf16`` every
+    large product stays on oneDNN, so that the rounding never depends on memory layout.
     """
     return (
         _ONEDNN
         and x.device.type == "cpu"
         and x.dtype == weight.dtype == torch.float32
         and x.numel() * weight.shape[1] >= _ONEDNN_MIN_MACS
-        and (x.is_contiguous() or min(x.shape[-2], weight.shape[1]) >= _ONEDNN_MIN_STRIDED)
+        and (bf16 or x.is_contiguous() or min(x.shape[-2], weight.shape[1]) >= _ONEDNN_MIN_STRIDED)
     )
 
 
@@ -108,7 +109,7 @@ def matmul(x: Tensor, weight: Tensor, bias: Tensor | None = None, bf16: bool = F
     Returns:
         ``(..., N)``; differentiable (twice, too: the backward is made of :func:`matmul`).
     """
-    if not _use_onednn(x, weight):
+    if not _use_onednn(x, weight, bf16):
         out = x @ weight
         return out if bias is None else out + bias
     return _OneDNNMatmul.apply(x, weight, bias, bf16)
