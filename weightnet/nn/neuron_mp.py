@@ -90,15 +90,10 @@ class NeuronMessagePassing(nn.Module):
                 module.reset_parameters()
 
     def forward(self, ws: WeightSpace) -> list[Tensor]:
-        batch = ws.batch_size
-        into, out_of = [], []  # per layer: (B, n_out, 2 n_in K) and (B, n_in, 2 n_out K)
-        for w in ws.weights:  # (B, n_out, n_in, *kernel, C)
-            n_out, n_in = w.shape[1], w.shape[2]
-            e = w.reshape(batch, n_out, n_in, -1)  # (B, n_out, n_in, K)
-            e_t = e.transpose(1, 2)  # (B, n_in, n_out, K)
-            # the magnitudes join along the neuron axis: a cheap cat of contiguous blocks
-            into.append(torch.cat([e, e.abs()], dim=2).reshape(batch, n_out, -1) / n_in)
-            out_of.append(torch.cat([e_t, e_t.abs()], dim=2).reshape(batch, n_in, -1) / n_out)
+        edges = [w.flatten(3) for w in ws.weights]  # (B, n_out, n_in, K) per layer
+        # hidden set i + 1 reads layer i's rows (incoming) and layer i + 1's columns (outgoing)
+        into = [_edge_features(e) for e in edges[:-1]]  # (B, n_out, 2 n_in K)
+        out_of = [_edge_features(e.transpose(1, 2)) for e in edges[1:]]  # (B, n_in, 2 n_out K)
         biases = ws.biases[:-1]  # (B, n_l, C) per hidden layer
         hidden = [start(b) for start, b in zip(self.start, biases, strict=True)]  # (B, n_l, c)
         for self_maps, prev_maps, next_maps in zip(
@@ -109,10 +104,18 @@ class NeuronMessagePassing(nn.Module):
             for i, h in enumerate(hidden):  # hidden set i + 1, between layers i and i + 1
                 update = self_maps[i](torch.cat([h, biases[i]], dim=-1))  # (B, n, c)
                 update = update + prev_maps[i](into[i], states[i])
-                update = update + next_maps[i](out_of[i + 1], states[i + 2])
+                update = update + next_maps[i](out_of[i], states[i + 2])
                 new.append(h + self.activation(update))
             hidden = new
         return hidden
+
+
+def _edge_features(e: Tensor) -> Tensor:
+    """``(B, n, m, K)`` -> ``(B, n, 2 m K)``: values then magnitudes, averaged over ``m``.
+
+    The magnitudes join along the neuron axis ``m``: a cheap cat of contiguous blocks.
+    """
+    return torch.cat([e, e.abs()], dim=2).flatten(2) / e.shape[2]
 
 
 class _Messages(nn.Module):
