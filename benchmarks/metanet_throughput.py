@@ -171,15 +171,14 @@ def main() -> None:
     for name in args.models:
         if name.startswith("peer_"):
             model = peer_model(name.split("_")[-1], args.hidden, args.layers, head_hidden)
-            steps[name] = make_step(model, peer_inputs(ws), target)
-            models[name] = model
+            inputs = peer_inputs(ws)
         else:
             extra = {"bf16": True} if args.bf16 and name.startswith("nfn_") else {}
             model = MODELS[name](
                 spec, out_features=1, hidden_channels=args.hidden, num_layers=args.layers, **extra
             )
-            steps[name] = make_step(model, ws, target)
-            models[name] = model
+            inputs = ws
+        models[name], steps[name] = model, make_step(model, inputs, target)
     for step in steps.values():  # warm-up
         step()
 

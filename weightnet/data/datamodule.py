@@ -26,12 +26,12 @@ from weightnet.data.transforms import RandomPermutation
 from weightnet.data.zoo import Zoo, ZooError, open_zoos
 from weightnet.weightspace import WeightSpec
 
-__all__ = ["ZooDataModule", "canonical_parts"]
+__all__ = ["ZooDataModule"]
 
 _CANONICAL_PARTS = ("permutation", "scale", "sign")
 
 
-def canonical_parts(option: bool | Mapping[str, bool] | None) -> dict[str, bool] | None:
+def _canonical_parts(option: bool | Mapping[str, bool] | None) -> dict[str, bool] | None:
     """``data.canonicalize`` as the keyword arguments of ``canonicalize`` (``None``: off)."""
     if option is None or option is False:
         return None
@@ -120,7 +120,7 @@ class ZooDataModule(pl.LightningDataModule):
         self.pin_memory = pin_memory
         self.split_column = split_column
         self.verify_checksum = verify_checksum
-        self.canonicalize = canonical_parts(canonicalize)
+        self.canonicalize = _canonical_parts(canonicalize)
         if isinstance(transforms, Mapping):
             transforms = [t for t in transforms.values() if t is not None]
         self.transforms = list(transforms)

@@ -13,7 +13,12 @@ from torch.nn import functional as F
 
 from weightnet.weightspace import WeightSpace
 
-__all__ = ["ACTIVATION_FUNCTIONS", "WeightSpaceActivation", "WeightSpaceDropout"]
+__all__ = [
+    "ACTIVATION_FUNCTIONS",
+    "WeightSpaceActivation",
+    "WeightSpaceDropout",
+    "activation_function",
+]
 
 ACTIVATION_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "relu": F.relu,
@@ -21,6 +26,15 @@ ACTIVATION_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "silu": F.silu,
     "tanh": torch.tanh,
 }
+
+
+def activation_function(name: str) -> Callable[[Tensor], Tensor]:
+    """The nonlinearity called ``name`` (``relu``, ``gelu``, ``silu`` or ``tanh``)."""
+    if name not in ACTIVATION_FUNCTIONS:
+        raise ValueError(
+            f"unknown activation {name!r}, expected one of {sorted(ACTIVATION_FUNCTIONS)}"
+        )
+    return ACTIVATION_FUNCTIONS[name]
 
 
 class WeightSpaceActivation(nn.Module):
@@ -32,12 +46,8 @@ class WeightSpaceActivation(nn.Module):
 
     def __init__(self, name: str = "relu"):
         super().__init__()
-        if name not in ACTIVATION_FUNCTIONS:
-            raise ValueError(
-                f"unknown activation {name!r}, expected one of {sorted(ACTIVATION_FUNCTIONS)}"
-            )
         self.name = name
-        self.fn = ACTIVATION_FUNCTIONS[name]
+        self.fn = activation_function(name)
 
     def extra_repr(self) -> str:
         return self.name

@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from weightnet.nn.channels import ACTIVATION_FUNCTIONS
+from weightnet.nn.channels import activation_function
 from weightnet.nn.gemm import matmul
 from weightnet.weightspace import WeightSpace, WeightSpec
 
@@ -74,11 +74,7 @@ class NeuronMessagePassing(nn.Module):
             self.self_maps.append(nn.ModuleList(nn.Linear(c + in_channels, c) for _ in hidden))
             self.prev_maps.append(nn.ModuleList(_Messages(c, edge[i]) for i in hidden))
             self.next_maps.append(nn.ModuleList(_Messages(c, edge[i + 1]) for i in hidden))
-        if activation not in ACTIVATION_FUNCTIONS:
-            raise ValueError(
-                f"unknown activation {activation!r}, expected one of {sorted(ACTIVATION_FUNCTIONS)}"
-            )
-        self.activation = ACTIVATION_FUNCTIONS[activation]
+        self.activation = activation_function(activation)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
