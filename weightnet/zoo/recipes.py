@@ -26,7 +26,7 @@ from weightnet.weightspace import WeightSpace, WeightSpec
 from weightnet.zoo.architectures import CNN, MLP
 from weightnet.zoo.classification import ClassificationRuns
 from weightnet.zoo.digits import DigitsData, load_digits_data
-from weightnet.zoo.inr import DIGITS_INR, InrRecipe
+from weightnet.zoo.inr import DIGITS_INR, MNIST_INR, InrRecipe
 from weightnet.zoo.optim import VectorizedOptimizer
 from weightnet.zoo.seeding import (
     ARCHITECTURES,
@@ -353,6 +353,7 @@ RECIPES: dict[str, ClassifierRecipe | InrRecipe] = {
             one_folder_per_architecture=True,
         ),
         DIGITS_INR,
+        MNIST_INR,
     )
 }
 
