@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from weightnet.functional import activate, layer_forward
+from weightnet.probes import neuron_activations, probe_inputs
 from weightnet.weightspace import SpecError, WeightSpace, WeightSpec
 
 if TYPE_CHECKING:  # imported lazily, so that inference (pyg=False) never imports PyG
@@ -357,34 +357,29 @@ def probe_activations(
     num_probes: int,
     seed: int = 0,
     image_size: int = 8,
+    domain: str = "normal",
 ) -> Tensor:
-    """Every neuron's activation on ``num_probes`` fixed standard-normal inputs.
+    """Every neuron's activation on ``num_probes`` fixed inputs, in graph node order.
 
     Input neurons get the input value, every other neuron its post-activation output
     (a conv channel: the spatial mean of its feature map). Permuting hidden neurons
     permutes these features the same way, so they are equivariant node features.
 
     Args:
-        spec: the architecture (single-channel ``ws``).
+        spec: the architecture (single-channel ``ws``, raw weights).
         ws: ``B`` networks.
         num_probes: number of probe inputs ``P``.
         seed: seed of the probe inputs (same seed, same inputs for every network).
         image_size: height and width of the probe images for CNNs.
+        domain: where the probe inputs come from (:func:`weightnet.probes.probe_inputs`;
+            standard normal by default).
 
     Returns:
         ``(B, N_g, P)``, nodes in graph order.
     """
     if ws.channels != 1:
         raise SpecError(f"probe features need single-channel weights (C={ws.channels})")
-    gen = torch.Generator().manual_seed(seed)
-    first = spec.layers[0]
-    shape = (first.n_in,) if first.kind == "linear" else (first.n_in, image_size, image_size)
-    probe = torch.randn(num_probes, *shape, generator=gen).to(ws.device, ws.dtype)
-    h = probe.unsqueeze(0).expand(ws.batch_size, *probe.shape)  # (B, P, *in)
-    per_layer = [h if h.ndim == 3 else h.mean(dim=(-2, -1))]  # each (B, P, n_l)
-    for layer, weight, bias in zip(spec.layers, ws.weights, ws.biases, strict=True):
-        if layer.kind == "linear" and h.ndim == 5:
-            h = h.mean(dim=(-2, -1))  # global average pooling: (B, P, C)
-        h = activate(layer_forward(layer, weight[..., 0], bias[..., 0], h), layer)
-        per_layer.append(h if h.ndim == 3 else h.mean(dim=(-2, -1)))
-    return torch.cat(per_layer, dim=2).transpose(1, 2)  # (B, N_g, P)
+    inputs = probe_inputs(spec, num_probes, seed, domain, image_size)  # (P, *in)
+    h = inputs.to(ws.device, ws.dtype).unsqueeze(0).expand(ws.batch_size, *inputs.shape)
+    first = (h if h.ndim == 3 else h.mean(dim=(-2, -1))).transpose(1, 2)  # (B, n_0, P)
+    return torch.cat([first, *neuron_activations(spec, ws, inputs)], dim=1)  # (B, N_g, P)

@@ -171,3 +171,47 @@ def test_scale_and_sign_forms_are_refused_on_a_zoo_of_mixed_activations(tiny_zoo
         _setup(tiny_zoo, canonicalize=True)
     dm = _setup(tiny_zoo, canonicalize={"scale": False, "sign": False})  # sorting holds for both
     assert dm.canonicalize == {"permutation": True, "scale": False, "sign": False}
+
+
+def test_training_views_and_images_subsets_keep_val_and_test_whole():
+    from inr_zoo import tiny_inr_zoo
+
+    path = tiny_inr_zoo()  # 6 images x 2 views
+    m = open_zoo(path).metrics
+    full = ZooDataModule(path, target="label", split_column="split")
+    full.setup("fit")
+    one_view = ZooDataModule(path, target="label", split_column="split", train_views=1)
+    one_view.setup("fit")
+    train = full.train_set.rows[:, 1]
+    assert set(m["inr_seed"][one_view.train_set.rows[:, 1]].tolist()) == {0}
+    assert len(one_view.train_set) == len(train) // 2
+    for split in ("val_set", "test_set"):
+        assert np.array_equal(getattr(one_view, split).rows, getattr(full, split).rows)
+    images = np.unique(m["image_index"][train])
+    fewer = ZooDataModule(path, target="label", split_column="split", train_images=2)
+    fewer.setup("fit")
+    kept = np.unique(m["image_index"][fewer.train_set.rows[:, 1]])
+    assert len(kept) == 2 and set(kept) <= set(images)
+    assert len(fewer.train_set) == 4  # both views of each kept image
+    with pytest.raises(ZooError, match="train_images=99: the training split has"):
+        ZooDataModule(path, target="label", split_column="split", train_images=99).setup("fit")
+
+
+
+def test_training_subsets_need_an_inr_zoo(tiny_zoo):
+    with pytest.raises(ZooError, match="need the INR zoo column 'inr_seed'"):
+        _setup(tiny_zoo, train_views=1)
+
+
+def test_a_balanced_image_subset_takes_every_class_in_turn():
+    from weightnet.data.datamodule import _balanced_image_order
+
+    class Fake:
+        metrics = {"label": np.repeat(np.arange(3), 4)}  # images 0-3: class 0, ...
+
+    rows = np.arange(12)
+    order = _balanced_image_order([Fake()], rows, np.arange(12), seed=0)
+    assert sorted(order.tolist()) == list(range(12))
+    labels = Fake.metrics["label"][order]
+    for k in (3, 6, 9):
+        assert np.bincount(labels[:k], minlength=3).tolist() == [k // 3] * 3

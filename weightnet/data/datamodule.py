@@ -20,10 +20,12 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 
 from weightnet.data.dataset import Transform, WeightSpaceCollate, ZooDataset
+from weightnet.data.mixup import WeightMixUp
 from weightnet.data.normalization import WeightStats
 from weightnet.data.splits import split_by_group
 from weightnet.data.transforms import RandomPermutation
 from weightnet.data.zoo import Zoo, ZooError, open_zoos
+from weightnet.probes import ProbeChannels
 from weightnet.weightspace import WeightSpec
 
 __all__ = ["ZooDataModule"]
@@ -78,6 +80,21 @@ class ZooDataModule(pl.LightningDataModule):
             mapping of its parts, e.g. ``{"permutation": True, "scale": False, "sign": True}``.
             A cheap way to make any metanet invariant; saved with the checkpoint so that
             ``weightnet predict`` does the same.
+        train_views: INR zoos: train on the INRs with ``inr_seed < train_views`` only (views
+            per image; ``None``: all). Validation and test keep every view.
+        train_images: INR zoos: train on the INRs of ``train_images`` training images only
+            (``None``: all), for learning curves: a fixed random choice (``split_seed``),
+            the same number per ``label`` where the zoo has labels.
+        mixup: weight-space MixUp of the training batches
+            (:class:`~weightnet.data.mixup.WeightMixUp`; classification targets become soft
+            labels). ``None`` or ``alpha`` 0: off.
+        probe_features: append every neuron's activations on this many fixed probe inputs,
+            computed on the raw weights, as channels (:class:`~weightnet.probes.ProbeChannels`;
+            the metanet then reads ``1 + probe_features`` channels, see :attr:`model_kwargs`).
+            0: off.
+        probe_domain: where the probe inputs come from (:func:`weightnet.probes.probe_inputs`;
+            ``"auto"``: uniform coordinates for SIRENs, standard normal otherwise).
+        probe_seed: seed of the probe inputs.
 
     After :meth:`setup`: ``spec``, ``stats`` (or ``None``), ``zoos`` and the datasets
     ``train_set``, ``val_set``, ``test_set``.
@@ -99,6 +116,12 @@ class ZooDataModule(pl.LightningDataModule):
         transforms: Sequence[Transform] | Mapping[str, Transform | None] = (),
         verify_checksum: bool = True,
         canonicalize: bool | Mapping[str, bool] = False,
+        train_views: int | None = None,
+        train_images: int | None = None,
+        mixup: WeightMixUp | None = None,
+        probe_features: int = 0,
+        probe_domain: str = "auto",
+        probe_seed: int = 0,
     ) -> None:
         super().__init__()
         paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
@@ -121,6 +144,15 @@ class ZooDataModule(pl.LightningDataModule):
         self.split_column = split_column
         self.verify_checksum = verify_checksum
         self.canonicalize = _canonical_parts(canonicalize)
+        for name, value in (("train_views", train_views), ("train_images", train_images)):
+            if value is not None and int(value) < 1:
+                raise ZooError(f"data.{name}={value}: give a positive number or null")
+        self.train_views = None if train_views is None else int(train_views)
+        self.train_images = None if train_images is None else int(train_images)
+        self.mixup = mixup if mixup is not None and mixup.alpha > 0 else None
+        self.probes = (
+            ProbeChannels(probe_features, probe_seed, probe_domain) if probe_features else None
+        )
         if isinstance(transforms, Mapping):
             transforms = [t for t in transforms.values() if t is not None]
         self.transforms = list(transforms)
@@ -159,6 +191,7 @@ class ZooDataModule(pl.LightningDataModule):
             parts = split_by_group(self._run_groups(zoos), self.split, self.split_seed)
         else:
             parts = self._marked_splits(zoos)
+        parts = (self._training_subset(zoos, parts[0]), *parts[1:])
         self.train_set, self.val_set, self.test_set = (
             ZooDataset(zoos, rows[part], self.target) for part in parts
         )  # ZooDataset checks that the zoos share one architecture
@@ -188,6 +221,31 @@ class ZooDataModule(pl.LightningDataModule):
             if len(part) == 0:
                 raise ZooError(f"data.split_column={self.split_column!r}: no row marked {name!r}")
         return parts
+
+    def _training_subset(self, zoos: Sequence[Zoo], train: np.ndarray) -> np.ndarray:
+        """The global training rows that ``train_views`` and ``train_images`` keep."""
+        if self.train_views is None and self.train_images is None:
+            return train
+        columns = {}
+        for name in ("inr_seed", "image_index"):
+            if any(name not in zoo.metrics for zoo in zoos):
+                raise ZooError(
+                    f"{zoos[0].path}: data.train_views / data.train_images need the INR zoo "
+                    f"column {name!r} in metrics.csv"
+                )
+            columns[name] = np.concatenate([np.asarray(zoo.metrics[name]) for zoo in zoos])
+        keep = np.ones(len(train), dtype=bool)
+        if self.train_views is not None:
+            keep &= columns["inr_seed"][train] < self.train_views
+        if self.train_images is not None:
+            images = _balanced_image_order(zoos, train, columns["image_index"], self.split_seed)
+            if self.train_images > len(images):
+                raise ZooError(
+                    f"data.train_images={self.train_images}: the training split has "
+                    f"{len(images)} images"
+                )
+            keep &= np.isin(columns["image_index"][train], images[: self.train_images])
+        return train[keep]
 
     @staticmethod
     def _run_groups(zoos: Sequence[Zoo]) -> np.ndarray:
@@ -223,6 +281,11 @@ class ZooDataModule(pl.LightningDataModule):
 
         return Canonicalize(**self.canonicalize)
 
+    @property
+    def model_kwargs(self) -> dict[str, Any]:
+        """What the metanet must be built with to read these batches (``in_channels``)."""
+        return {} if self.probes is None else {"in_channels": 1 + self.probes.num_probes}
+
     # ------------------------------------------------------------- loaders
     def _loader(self, split: str) -> DataLoader:
         if self.spec is None:
@@ -231,8 +294,14 @@ class ZooDataModule(pl.LightningDataModule):
         transforms = [RandomPermutation()] if (train and self.augment) else []
         if train:
             transforms += self.transforms
-        if self.canonicalize is not None:  # every split, after the augmentations
-            transforms.append(self._canonical_form())
+        collate = WeightSpaceCollate(
+            self.spec,
+            self.stats,
+            transforms,
+            mixup=self.mixup if train else None,
+            canonical=self._canonical_form(),  # every split, after the augmentations
+            probes=self.probes,
+        )
         return DataLoader(
             getattr(self, f"{split}_set"),
             batch_size=self.batch_size,
@@ -240,7 +309,7 @@ class ZooDataModule(pl.LightningDataModule):
                 getattr(self, f"{split}_set")
             ),
             num_workers=self.num_workers,
-            collate_fn=WeightSpaceCollate(self.spec, self.stats, transforms),
+            collate_fn=collate,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
         )
@@ -272,12 +341,32 @@ class ZooDataModule(pl.LightningDataModule):
             "split_seed": self.split_seed,
             "split_column": self.split_column,
             "canonicalize": self.canonicalize,
+            "probes": self.probes.to_dict() if self.probes is not None else None,
         }
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore the normalization statistics saved with a checkpoint."""
         if state_dict.get("stats") is not None:
             self.stats = WeightStats.from_dict(state_dict["stats"])
+
+
+def _balanced_image_order(
+    zoos: Sequence[Zoo], rows: np.ndarray, image_index: np.ndarray, seed: int
+) -> np.ndarray:
+    """The distinct images of ``rows`` in a fixed random order, classes taking turns.
+
+    Any prefix of the order holds (nearly) the same number of images of every ``label``.
+    """
+    images, first = np.unique(image_index[rows], return_index=True)
+    order = np.random.default_rng(seed).permutation(len(images))
+    images, first = images[order], first[order]
+    if all("label" in zoo.metrics for zoo in zoos):
+        labels = np.concatenate([np.asarray(zoo.metrics["label"]) for zoo in zoos])[rows[first]]
+        rank = np.zeros(len(images), dtype=np.int64)  # position within the image's class
+        for label in np.unique(labels):
+            rank[labels == label] = np.arange(np.sum(labels == label))
+        images = images[np.lexsort((labels, rank))]
+    return images
 
 
 def _training_sampler(dataset: ZooDataset) -> Sampler:

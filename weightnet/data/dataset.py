@@ -86,11 +86,21 @@ class ZooDataset(Dataset):
 class WeightSpaceCollate:
     """Collate ``(rows (B, P), targets (B,))`` into ``(WeightSpace, targets)``.
 
+    The steps, in order: ``transforms`` (augmentations), ``mixup`` (which also turns the
+    targets into soft labels), ``canonical`` (a canonical form), normalization, ``probes``
+    (probe activations of the raw weights appended as channels).
+
     Args:
         spec: the architecture of the rows.
         stats: per-tensor normalization statistics (``None``: no normalization).
         transforms: batch transforms applied to the raw weights before normalization, in
             order (so symmetry transforms act exactly).
+        mixup: ``(ws, targets, spec) -> (ws, soft targets)``, e.g.
+            :class:`~weightnet.data.mixup.WeightMixUp` (training only).
+        canonical: a last transform, after the mixing (so a model reading canonical forms
+            only ever sees canonical forms).
+        probes: ``(raw ws, normalized ws, spec) -> ws`` with more channels, e.g.
+            :class:`~weightnet.probes.ProbeChannels`.
     """
 
     def __init__(
@@ -98,16 +108,30 @@ class WeightSpaceCollate:
         spec: WeightSpec,
         stats: WeightStats | None = None,
         transforms: Sequence[Transform] = (),
+        mixup: Callable[[WeightSpace, Tensor, WeightSpec], tuple[WeightSpace, Tensor]]
+        | None = None,
+        canonical: Transform | None = None,
+        probes: Callable[[WeightSpace, WeightSpace, WeightSpec], WeightSpace] | None = None,
     ) -> None:
         self.spec = spec
         self.stats = stats
         self.transforms = tuple(transforms)
+        self.mixup = mixup
+        self.canonical = canonical
+        self.probes = probes
 
     def __call__(self, batch: tuple[Tensor, Tensor]) -> tuple[WeightSpace, Tensor]:
         rows, targets = batch
         ws = WeightSpace.from_flat(self.spec, rows)  # weights[i]: (B, n_out, n_in, *kernel, 1)
         for transform in self.transforms:
             ws = transform(ws, self.spec)
+        if self.mixup is not None:
+            ws, targets = self.mixup(ws, targets, self.spec)
+        if self.canonical is not None:
+            ws = self.canonical(ws, self.spec)
+        raw = ws
         if self.stats is not None:
             ws = self.stats.normalize(ws)
+        if self.probes is not None:
+            ws = self.probes(raw, ws, self.spec)
         return ws, targets

@@ -27,7 +27,8 @@ class InrClassificationTask(MetanetTask):
     """Predict an INR's class from its weights.
 
     Batches are ``(WeightSpace, labels (B,))`` (labels may come as floats from
-    ``metrics.csv``); the model maps the weight space to ``(B, num_classes)`` logits.
+    ``metrics.csv``), or soft labels ``(B, num_classes)`` in training with weight-space
+    MixUp; the model maps the weight space to ``(B, num_classes)`` logits.
     Metric: ``acc`` (micro-averaged accuracy).
 
     Args:
@@ -66,9 +67,13 @@ class InrClassificationTask(MetanetTask):
 
     def model_step(self, batch: tuple[WeightSpace, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
         ws, targets = batch
-        labels = targets.long()  # (B,)
         logits = self.model(ws)  # (B, num_classes)
-        loss = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+        if targets.ndim == 2:  # soft labels (weight-space MixUp): metrics read the larger part
+            loss = F.cross_entropy(logits, targets, label_smoothing=self.label_smoothing)
+            labels = targets.argmax(dim=-1)
+        else:
+            labels = targets.long()  # (B,)
+            loss = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
         if self._trainer is not None and self.trainer.testing:
             self.test_confusion.update(logits.detach(), labels)
         return loss, logits.detach(), labels
