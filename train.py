@@ -51,6 +51,11 @@ def build(cfg: DictConfig) -> tuple[Any, Any, Any]:
     factory = instantiate(cfg.model)
     if datamodule.spec is None:
         _check_reads_graphs(factory)
+    elif model_args.get("probe_features", factory.keywords.get("probe_features", 0)):
+        raise ValueError(
+            "model.probe_features would run the normalized weights the model receives, not the "
+            "networks themselves; use data.probe_features=P (computed on the raw weights)"
+        )
     model = factory(datamodule.spec, **model_args)
     model_config = {**OmegaConf.to_container(cfg.model, resolve=True), **model_args}
     # called outside instantiate so that model_config (which has a _target_) stays plain data

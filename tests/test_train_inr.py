@@ -43,3 +43,40 @@ def test_inr_editing_runs(model, zoo, tmp_path):
     assert results["test"]["test/mse_identity"] > 0
     assert results["test"]["test/mse"] >= 0
     assert (tmp_path / "editing_examples.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("model", ["dws", "nfn_hnp", "gnn", "statnn"])
+def test_probe_features_train_and_predict_through_one_pipeline(model, zoo, tmp_path):
+    """data.probe_features: the model reads 1 + P channels; its checkpoint predicts the same."""
+    import numpy as np
+    import torch
+
+    from weightnet.data.zoo import open_zoo
+    from weightnet.pretrained import load_pretrained
+
+    overrides = ["task=inr_classification", f"model={model}", f"data.path={zoo}"]
+    cfg = _compose([*overrides, "trainer.max_epochs=1", "data.probe_features=5", *TINY], tmp_path)
+    datamodule, task, trainer = train.build(cfg)
+    results = train.train(cfg, datamodule, task, trainer)
+    assert datamodule.model_kwargs == {"in_channels": 6}
+    ws, _ = next(iter(datamodule.test_dataloader()))
+    assert ws.channels == 6
+    metanet = load_pretrained(results["best_checkpoint"])
+    task.model.load_state_dict(metanet.model.state_dict())
+    task.model.eval()
+    opened = open_zoo(zoo)
+    rows = datamodule.test_set.rows[: len(ws.weights[0]), 1]
+    states = opened.weightspace(rows).to_state_dicts(opened.spec)
+    probs = torch.tensor([p["probs"] for p in metanet.predict(states)])
+    with torch.no_grad():
+        expected = torch.softmax(task.model(ws), dim=-1)
+    np.testing.assert_allclose(probs.numpy(), expected.numpy(), atol=1e-5)
+
+
+def test_model_probe_features_on_normalized_weights_are_refused(zoo, tmp_path):
+    cfg = _compose(
+        ["task=inr_classification", "model=gnn", f"data.path={zoo}", "+model.probe_features=4"],
+        tmp_path,
+    )
+    with pytest.raises(ValueError, match="use data.probe_features=P"):
+        train.build(cfg)

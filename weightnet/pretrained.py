@@ -150,6 +150,11 @@ class Pretrained:
             from weightnet.data.normalization import WeightStats
 
             self._stats = WeightStats.from_dict(norm)
+        self._probes = None
+        if (meta.get("input") or {}).get("probes"):
+            from weightnet.probes import ProbeChannels
+
+            self._probes = ProbeChannels(**meta["input"]["probes"])
         self._references = None
         if (meta.get("input") or {}).get("align"):
             from weightnet.pretrained_inr import alignment_references
@@ -229,7 +234,9 @@ class Pretrained:
         return results
 
     def _forward(self, groups: list[tuple[WeightSpec, list[dict[str, Tensor]]]]) -> Tensor:
-        if self.graph_input:
+        # graph batches for metanets trained on mixed architectures; a graph metanet trained
+        # on one architecture read WeightSpaces (normalized, probed) like the tensor ones
+        if self.graph_input and self.reads.spec is None:
             from weightnet.data.graph_collate import GraphCollate
 
             specs = [spec for spec, _ in groups]
@@ -261,8 +268,11 @@ class Pretrained:
             from weightnet.align.canonical import canonicalize
 
             ws = canonicalize(ws, self.reads.spec, **parts)
+        raw = ws
         if self._stats is not None:
             ws = self._stats.normalize(ws)
+        if self._probes is not None:  # computed on the raw weights, as in training
+            ws = self._probes(raw, ws, self.reads.spec)
         return self.model(ws)
 
     def _output(self, row: Tensor) -> float | dict[str, Any]:
@@ -425,6 +435,7 @@ def _load_checkpoint(path: Path) -> Pretrained:
             "probe_features": int(data.get("probe_features") or 0),
             "probe_seed": int(data.get("probe_seed") or 0),
             **({"canonicalize": data["canonicalize"]} if data.get("canonicalize") else {}),
+            **({"probes": data["probes"]} if data.get("probes") else {}),
         },
         "quality": {},
         "training_data": {"paths": data.get("paths")},
@@ -472,7 +483,8 @@ def _reads_from_data(
         kind=first.kind,
         n_in=first.layers[0].n_in if same_io else None,
         n_out=first.layers[-1].n_out if same_io else None,
-        activations=tuple(data.get("activations") or ()),  # empty: not checked
+        # empty: not checked; a SIREN zoo's hidden activation is sin by construction
+        activations=tuple(data.get("activations") or (("sin",) if first.kind == "siren" else ())),
         max_layers=max_layers,
         spec=spec,
         description=(
