@@ -28,13 +28,13 @@ import time
 from collections.abc import Callable
 
 import torch
+from nfn_peer import peer_inputs, peer_network
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from weightnet.models import MODELS
 from weightnet.nn.gemm import matmul
 from weightnet.testing import mlp_spec, random_weightspace
-from weightnet.weightspace import WeightSpace
 
 SIZES = (64, 32, 32, 10)
 OURS = ("nfn_np", "nfn_hnp", "dws", "statnn", "mlp")
@@ -45,38 +45,7 @@ REFERENCE = {"nfn NP": 199.0, "nfn HNP": 49.0, "DWSNets": 34.0}
 
 def peer_model(mode: str, hidden: int, num_layers: int, head_hidden: int) -> nn.Module:
     """The same network built from the ``nfn`` package's layers (NFN's own classifier style)."""
-    from nfn.common import network_spec_from_wsfeat
-    from nfn.layers import HNPLinear, HNPPool, NPLinear, NPPool, TupleOp
-
-    example = peer_inputs(random_weightspace(mlp_spec(SIZES), 1))
-    spec = network_spec_from_wsfeat(example)
-    layers: list[nn.Module] = []
-    for i in range(num_layers):
-        c_in = 1 if i == 0 else hidden
-        if mode == "np":
-            layers.append(NPLinear(spec, c_in, hidden, io_embed=True))
-        else:
-            layers.append(HNPLinear(spec, c_in, hidden))
-        layers.append(TupleOp(nn.ReLU()))
-    pool = NPPool if mode == "np" else HNPPool
-    layers += [
-        pool(spec),
-        nn.Flatten(start_dim=-2),
-        nn.Linear(pool.get_num_outs(spec) * hidden, head_hidden),
-        nn.ReLU(),
-        nn.Linear(head_hidden, 1),
-    ]
-    return nn.Sequential(*layers)
-
-
-def peer_inputs(ws: WeightSpace):
-    """weightnet's channels-last WeightSpace -> nfn's channels-first WeightSpaceFeatures."""
-    from nfn.common import WeightSpaceFeatures
-
-    return WeightSpaceFeatures(
-        [w.movedim(-1, 1).contiguous() for w in ws.weights],  # (B, C, n_out, n_in)
-        [b.movedim(-1, 1).contiguous() for b in ws.biases],  # (B, C, n_out)
-    )
+    return peer_network(mlp_spec(SIZES), mode, hidden, num_layers, head_hidden)
 
 
 def make_step(model: nn.Module, inputs, target: torch.Tensor) -> Callable[[], float]:

@@ -22,7 +22,8 @@ from scipy.stats import kendalltau
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from metanet_throughput import peer_inputs, peer_model  # noqa: E402
+from metanet_throughput import peer_model  # noqa: E402
+from nfn_peer import peer_inputs  # noqa: E402
 
 from weightnet.data.datamodule import ZooDataModule  # noqa: E402
 from weightnet.models import NFN  # noqa: E402
