@@ -10,6 +10,7 @@ turns the flat rows of a batch into a normalized, optionally augmented
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ from torch.utils.data import Dataset
 
 from weightnet.data.normalization import WeightStats
 from weightnet.data.zoo import Zoo, ZooError
+from weightnet.domain import TrainingDomain
 from weightnet.weightspace import WeightSpace, WeightSpec
 
 __all__ = ["ZooDataset", "WeightSpaceCollate", "Transform"]
@@ -63,6 +65,11 @@ class ZooDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    @cached_property
+    def domain(self) -> TrainingDomain:
+        """The ranges of these networks (what a metanet trained on them has seen)."""
+        return TrainingDomain.from_zoo_rows(self.zoos, self.rows)
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
         """One flat row ``(P,)`` and its target ``()``."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ from weightnet.data.graph_collate import GraphCollate, Group
 from weightnet.data.splits import split_by_group
 from weightnet.data.transforms import RandomPermutation
 from weightnet.data.zoo import Zoo, ZooError, open_zoos
+from weightnet.domain import TrainingDomain
 from weightnet.errors import WeightnetError
 from weightnet.weightspace import WeightSpec
 
@@ -66,6 +68,11 @@ class HeteroZooDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    @cached_property
+    def domain(self) -> TrainingDomain:
+        """The ranges of these networks (what a metanet trained on them has seen)."""
+        return TrainingDomain.from_zoo_rows(self.zoos, self.rows)
 
     def __getitem__(self, index: int) -> list[Group]:
         return self.__getitems__([index])
@@ -221,6 +228,7 @@ class HeteroZooDataModule(ZooDataModule):
             "specs": [spec.to_dict() for spec in self.specs],
             "group_names": list(self.group_names),
             "activations": sorted({str(a) for zoo in self.zoos for a in zoo.activations}),
+            "domain": self.train_set.domain.to_dict(),
             "scaling": self.scaling.to_dict() if self.scaling is not None else None,
             "probe_features": self.probe_features,
             "probe_seed": self.probe_seed,
