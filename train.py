@@ -39,12 +39,14 @@ def build(cfg: DictConfig) -> tuple[Any, Any, Any]:
     if not cfg.get("train", True) and not cfg.get("ckpt_path"):
         raise ValueError("train=false: give the checkpoint to test as ckpt_path=CKPT")
     _check_values(cfg)
+    _check_not_empty(cfg)
     if cfg.get("ckpt_path"):
         cfg.ckpt_path = str(_checked_checkpoint(cfg))
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
+    _check_splits(datamodule)
     model_args = OmegaConf.to_container(cfg.get("model_args") or OmegaConf.create(), resolve=True)
     # a mixed-architecture datamodule (spec None) says what the graph metanet needs
     model_args = {**getattr(datamodule, "model_kwargs", {}), **model_args}
@@ -92,6 +94,55 @@ def _check_values(cfg: DictConfig) -> None:
             raise ValueError(f"{key}={value!r}: expected an integer")
         if least is not None and value < least:
             raise ValueError(f"{key}={value}: expected an integer >= {least}")
+
+
+#: a test split smaller than this gets a warning: its metrics are noisy
+SMALL_TEST_SPLIT = 30
+
+
+def _check_not_empty(cfg: DictConfig) -> None:
+    """Refuse a run that would train or test nothing (and still write results)."""
+    knobs = ["trainer.limit_test_batches"]
+    if cfg.get("train", True):
+        knobs = ["trainer.max_epochs", "trainer.max_steps", "trainer.limit_train_batches", *knobs]
+    for key in knobs:
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is not None and not isinstance(value, bool) and value == 0:
+            what = "tested" if "test" in key else "trained"
+            raise ValueError(f"{key}={value}: nothing would be {what} (give a positive value)")
+
+
+def _check_splits(datamodule: Any) -> None:
+    """Refuse an empty split; warn, in one line, about a test split too small to trust."""
+    from lightning.pytorch.utilities import rank_zero_only
+
+    sizes = {name: len(getattr(datamodule, f"{name}_set", None) or ()) for name in SPLITS}
+    empty = [name for name, size in sizes.items() if size == 0]
+    if empty:
+        raise ValueError(f"data.split: the {empty[0]} split is empty ({_sizes(sizes)})")
+    if sizes["test"] < SMALL_TEST_SPLIT and rank_zero_only.rank == 0:
+        print(
+            f"warning: the test split has {sizes['test']} networks (under {SMALL_TEST_SPLIT}): "
+            "its metrics are noisy; see test_ci95 in results.json",
+            file=sys.stderr,
+        )
+
+
+SPLITS = ("train", "val", "test")
+
+
+def _sizes(sizes: dict[str, int]) -> str:
+    return ", ".join(f"{name} {size}" for name, size in sizes.items())
+
+
+def _data_name(cfg: DictConfig, datamodule: Any) -> str:
+    """The data config's name for its built-in zoo, else the zoo folders' own names."""
+    choice = HydraConfig.get().runtime.choices.get("data")
+    built_in = OmegaConf.select(cfg, "data.generate.out", default=None)
+    paths = [Path(p) for p in getattr(datamodule, "paths", [])]
+    if not paths or (built_in and [p.resolve() for p in paths] == [Path(built_in).resolve()]):
+        return choice
+    return "+".join(p.resolve().name for p in paths)
 
 
 def _checked_checkpoint(cfg: DictConfig) -> Path:
@@ -147,12 +198,15 @@ def train(cfg: DictConfig, datamodule: Any, task: Any, trainer: Any) -> dict[str
     results = {
         "task": str(cfg.task_name),
         "model": choices.get("model"),
-        "data": choices.get("data"),
+        "data": _data_name(cfg, datamodule),
         "seed": int(cfg.seed),
         "test": {k: float(v) for k, v in test.items() if k.startswith("test/")},
         "best_checkpoint": str(Path(best).resolve()) if best else None,
         "fit_seconds": fit_seconds,
         "train_samples_per_second": samples / fit_seconds if fit_seconds else 0.0,
+        "data_config": choices.get("data"),
+        "test_networks": len(datamodule.test_set),
+        "test_ci95": dict(getattr(task, "test_intervals", {})),
     }
     out = Path(cfg.paths.output_dir)
     if trainer.is_global_zero:

@@ -87,11 +87,20 @@ def test_train_py_writes_results_json(zoo, tmp_path):
     results = json.loads((run_dir / "results.json").read_text())
     assert set(results) == {
         "task", "model", "data", "seed", "test", "best_checkpoint", "fit_seconds",
-        "train_samples_per_second",
+        "train_samples_per_second", "data_config", "test_networks", "test_ci95",
     }  # fmt: skip
+    # "data": the zoo's own name, since data.path is not the config's built-in zoo
     assert (results["task"], results["model"], results["data"], results["seed"]) == (
-        "generalization", "statnn", "digits_mlp", 0,
+        "generalization", "statnn", "zoo", 0,
     )  # fmt: skip
+    assert results["data_config"] == "digits_mlp" and results["test_networks"] == 3
+    low, high = results["test_ci95"]["test/kendall_tau"]
+    assert -1 <= low <= high <= 1
+    warning = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    assert warning == [
+        "warning: the test split has 3 networks (under 30): its metrics are noisy; see "
+        "test_ci95 in results.json"
+    ]
     assert all(isinstance(v, float) for v in results["test"].values())
     assert {"test/kendall_tau", "test/r2"} <= set(results["test"])
     assert isinstance(results["fit_seconds"], float) and results["fit_seconds"] > 0

@@ -37,7 +37,8 @@ class ZooDataset(Dataset):
         target: the ``metrics.csv`` column to predict (e.g. ``"test_accuracy"``).
 
     Raises:
-        ZooError: if the zoos differ in architecture or lack the target column.
+        ZooError: if the zoos differ in architecture, or the target column is missing, not
+            numeric or NaN at some of ``rows``.
     """
 
     def __init__(self, zoos: Sequence[Zoo], rows: np.ndarray, target: str) -> None:
@@ -51,17 +52,12 @@ class ZooDataset(Dataset):
                     f"{zoo.path}: architecture {zoo.spec.describe()} differs from "
                     f"{self.zoos[0].path}'s {self.spec.describe()} (one architecture per dataset)"
                 )
-        for zoo in self.zoos:
-            if target not in zoo.metrics:
-                raise ZooError(f"{zoo.path}: metrics.csv has no column {target!r}")
         self.rows = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
         self.target = target
         self.targets = np.empty(len(self.rows), dtype=np.float32)
         for z, zoo in enumerate(self.zoos):
             mask = self.rows[:, 0] == z
-            self.targets[mask] = np.asarray(zoo.metrics[target], dtype=np.float32)[
-                self.rows[mask, 1]
-            ]
+            self.targets[mask] = zoo.target_values(target, self.rows[mask, 1])
 
     def __len__(self) -> int:
         return len(self.rows)

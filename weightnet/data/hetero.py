@@ -53,9 +53,6 @@ class HeteroZooDataset(Dataset):
 
     def __init__(self, zoos: Sequence[Zoo], rows: np.ndarray, target: str) -> None:
         self.zoos = list(zoos)
-        for zoo in self.zoos:
-            if target not in zoo.metrics:
-                raise ZooError(f"{zoo.path}: metrics.csv has no column {target!r}")
         self.rows = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
         self.target = target
         self.targets = np.empty(len(self.rows), dtype=np.float32)
@@ -63,7 +60,7 @@ class HeteroZooDataset(Dataset):
         for z, zoo in enumerate(self.zoos):
             mask = self.rows[:, 0] == z
             picked = self.rows[mask, 1]
-            self.targets[mask] = np.asarray(zoo.metrics[target], dtype=np.float32)[picked]
+            self.targets[mask] = zoo.target_values(target, picked)
             self.activations[mask] = np.asarray(zoo.activations).astype(str)[picked]
 
     def __len__(self) -> int:

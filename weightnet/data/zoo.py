@@ -37,6 +37,10 @@ CLASSIFIER_COLUMNS = (
 )
 
 
+#: ``metrics.csv`` columns that number the rows and runs (never a target).
+_ID_COLUMNS = ("model_id", "run_id")
+
+
 class ZooError(WeightnetError):
     """A zoo folder that is missing, truncated or inconsistent."""
 
@@ -78,6 +82,32 @@ class Zoo:
         if "config.activation" in self.metrics:
             return self.metrics["config.activation"]
         return np.full(len(self), self.spec.activations[0])
+
+    def target_values(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """The ``metrics.csv`` column ``name`` at ``rows``, as float32: what a metanet learns.
+
+        Raises:
+            ZooError: the column is missing, not numeric, or NaN / Inf at some of ``rows``
+                (one line naming the zoo's ``metrics.csv`` and its numeric columns).
+        """
+        path = self.path / "metrics.csv"
+        numeric = [
+            c for c, v in self.metrics.items() if v.dtype.kind in "iuf" and c not in _ID_COLUMNS
+        ]
+        columns = f"its numeric columns: {', '.join(numeric) or 'none'}"
+        if name not in self.metrics:
+            raise ZooError(f"{path}: no column {name!r} (data.target); {columns}")
+        values = self.metrics[name]
+        if values.dtype.kind not in "iuf":
+            raise ZooError(f"{path}: column {name!r} (data.target) is not numeric; {columns}")
+        values = np.asarray(values, dtype=np.float32)
+        if not np.isfinite(values[rows]).all():
+            bad = int((~np.isfinite(values)).sum())
+            raise ZooError(
+                f"{path}: column {name!r} (data.target) is NaN or Inf for {bad} of the zoo's "
+                f"{len(values)} networks (a zoo converted without targets?); {columns}"
+            )
+        return values[rows]
 
     def weightspace(self, indices) -> WeightSpace:
         """The rows ``indices`` (an int, a slice or an index array) as a float32 ``WeightSpace`` (C=1)."""
