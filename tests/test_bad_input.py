@@ -56,6 +56,9 @@ def _corrupt(zoo: Path, out: Path, how: str) -> Path:
     elif how == "runs":  # zoo.json's num_models disagrees with metrics.csv's run_id
         meta = json.loads((out / "zoo.json").read_text())
         (out / "zoo.json").write_text(json.dumps({**meta, "num_models": 5}))
+    elif how == "layout_names":  # the same parameter count, one key renamed
+        text = (out / "layout.csv").read_text()
+        (out / "layout.csv").write_text(text.replace("net.0.bias", "net.0.b"))
     elif how == "nan_weights":  # every weight NaN (checksum kept right): the loss is NaN at once
         weights = np.load(out / "weights.npy")
         np.save(out / "weights.npy", np.full_like(weights, np.nan))
@@ -81,6 +84,7 @@ def files(tmp_path_factory, write_zoo) -> Path:
     good = MLP([64, 8, 10]).state_dict()
     save_state_dict(good, d / "good.pt")
     save_state_dict(MLP([64, 9, 10]).state_dict(), d / "other.pt")
+    save_state_dict({**good, "temperature": torch.ones(())}, d / "extra.pt")
     for name, value in (("nan", float("nan")), ("inf", float("inf"))):
         broken = {k: v.clone() for k, v in good.items()}
         broken["net.0.weight"][0, 0] = value
@@ -95,7 +99,7 @@ def files(tmp_path_factory, write_zoo) -> Path:
     (d / "garbage.pt").write_bytes(b"not a zip file")
     zoo = write_zoo(d / "zoo", num_runs=6)
     for how in ("truncated", "edited", "short_metrics", "no_columns", "runs", "nan_targets",
-                "nan_weights"):  # fmt: skip
+                "nan_weights", "layout_names"):  # fmt: skip
         _corrupt(zoo, d / f"zoo_{how}", how)
     return d
 
@@ -137,6 +141,15 @@ CASES = [
      "other.pt: the hidden activation is not recorded in the files; give it with --activation"),
     ("align-folder", ["align", "{d}/good.pt", "{d}/ckpts", "--out", "{out}.pt"], 2,
      "ckpts: is a folder, not a weights file (.pt, .pth, .safetensors)"),
+    ("align-extra-key",
+     ["align", "{d}/good.pt", "{d}/extra.pt", "--out", "{out}.pt", "--activation", "relu"], 2,
+     "extra.pt: unexpected entries temperature (): weightnet reads only the weight and bias of "
+     "linear and conv layers"),
+    ("info-layout", ["zoo", "info", "{d}/zoo_layout_names"], 2,
+     "zoo_layout_names/layout.csv: does not match zoo.json's architecture: line 3 has net.0.b "
+     "(6,) at 24-30, zoo.json gives net.0.bias (6,) at 24-30"),
+    ("predict-folder", ["predict", "--checkpoint", "{d}/ckpts", "{d}/good.pt"], 2,
+     "ckpts: is a folder, not a metanet"),
     ("align-out-extension", ["align", "{d}/good.pt", "{d}/good.pt", "--out", "{out}.txt"], 2,
      "OUT needs a .pt, .pth or .safetensors extension"),
     ("convert-pickle",

@@ -446,6 +446,8 @@ def load_pretrained(name_or_path: str | Path) -> Pretrained:
     if path.suffix in (".json", ".safetensors"):
         return _load_pair(path.with_suffix(".json"), path.with_suffix(".safetensors"))
     names = ", ".join(m["name"] for m in list_pretrained()) or "none"
+    if path.is_dir():
+        raise WeightnetError(f"{path}: is a folder, not a metanet (a .json/.safetensors or .ckpt)")
     if not path.exists():
         raise WeightnetError(f"{text}: no such metanet file or shipped metanet (shipped: {names})")
     raise WeightnetError(f"{path}: not a metanet (expected .json/.safetensors or a .ckpt)")

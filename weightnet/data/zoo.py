@@ -232,12 +232,29 @@ def _read_spec(folder: Path, meta: dict) -> WeightSpec:
         (name, start, end, size, tuple(shape)) for name, start, end, size, shape in spec.layout()
     ]
     if layout != expected:
-        total = layout[-1][2] if layout else 0
         raise ZooError(
-            f"{folder / 'layout.csv'}: does not match zoo.json's architecture "
-            f"({len(layout)} rows, {total} parameters; expected {len(expected)} rows, {spec.num_params})"
+            f"{folder / 'layout.csv'}: does not match zoo.json's architecture: "
+            f"{_first_difference(layout, expected)}"
         )
     return spec
+
+
+def _first_difference(layout: list[tuple], expected: list[tuple]) -> str:
+    """Where ``layout.csv``'s rows first differ from the architecture's (what differs)."""
+
+    def row(entry: tuple) -> str:
+        name, start, end, size, shape = entry
+        odd_size = f" of size {size}" if size != end - start else ""
+        return f"{name} {tuple(shape)} at {start}-{end}{odd_size}"
+
+    for line, (got, want) in enumerate(zip(layout, expected, strict=False), start=2):
+        if got != want:
+            return f"line {line} has {row(got)}, zoo.json gives {row(want)}"
+    if len(layout) < len(expected):
+        return f"{len(layout)} rows, zoo.json gives {len(expected)} (next: {row(expected[len(layout)])})"
+    return (
+        f"{len(layout)} rows, zoo.json gives {len(expected)} (extra: {row(layout[len(expected)])})"
+    )
 
 
 def _read_weights(path: Path, num_params: int) -> NpyRows:
