@@ -142,6 +142,13 @@ class ClassifierRecipe:
             )
         total = sum(len(chunks) for *_, chunks in plans) * self.num_steps
         store = ChunkStore(folder)
+        store.announce_resume(
+            {
+                f"{name}-{c}": len(chunk)
+                for name, _, _, chunks in plans
+                for c, chunk in enumerate(chunks)
+            }
+        )
         with tqdm(total=total, desc=f"zoo {self.name}", unit="step", disable=not progress) as bar:
             for arch_name, spec, runs, chunks in plans:
                 out = folder / arch_name if self.one_folder_per_architecture else folder
