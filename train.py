@@ -36,6 +36,8 @@ def build(cfg: DictConfig) -> tuple[Any, Any, Any]:
     import lightning.pytorch as pl
     from hydra.utils import instantiate
 
+    from weightnet.tasks.console import EpochLines, is_terminal
+
     if not cfg.get("train", True) and not cfg.get("ckpt_path"):
         raise ValueError("train=false: give the checkpoint to test as ckpt_path=CKPT")
     _check_values(cfg)
@@ -58,10 +60,16 @@ def build(cfg: DictConfig) -> tuple[Any, Any, Any]:
     # called outside instantiate so that model_config (which has a _target_) stays plain data
     task = instantiate(cfg.task, _partial_=True)(model=model, model_config=model_config)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    progress = {}
+    if not is_terminal():  # a log file: one line per epoch instead of a redrawn bar
+        from lightning.pytorch.callbacks import ProgressBar
+
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)] + [EpochLines()]
+        progress = {"enable_progress_bar": False}
     if (cfg.get("logger") or {}).get("wandb"):
         _wandb_offline_unless_logged_in()
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **progress)
     config = OmegaConf.to_container(cfg, resolve=True)
     for logger in trainer.loggers:
         if _is_wandb(logger):
@@ -339,9 +347,11 @@ def main(cfg: DictConfig) -> float | None:
     from omegaconf.errors import OmegaConfBaseException
 
     from weightnet.errors import WeightnetError
+    from weightnet.tasks.console import quiet_lightning
 
     # Hydra's root handlers (console and train.log) print Lightning's messages, once
     logging.getLogger("lightning").handlers.clear()
+    quiet_lightning()
     try:
         datamodule, task, trainer = build(cfg)
     except (

@@ -638,15 +638,25 @@ class PretrainedRecipe:
         }
 
     def trainer(self, root: str | Path):
-        """A deterministic CPU Lightning trainer for the recipe's epochs, writing under ``root``."""
+        """A deterministic CPU Lightning trainer for the recipe's epochs, writing under ``root``.
+
+        A progress bar on a terminal, else one line per epoch; no noise (see
+        :mod:`weightnet.tasks.console`).
+        """
         import lightning.pytorch as pl
 
+        from weightnet.tasks.console import EpochLines, is_terminal, quiet_lightning
+
+        quiet_lightning()
+        terminal = is_terminal()
         return pl.Trainer(
             max_epochs=self.epochs,
             accelerator="cpu",
             deterministic=True,
             logger=False,
             enable_checkpointing=False,
+            enable_progress_bar=terminal,
+            callbacks=[] if terminal else [EpochLines()],
             default_root_dir=str(root),
         )
 

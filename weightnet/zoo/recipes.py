@@ -14,6 +14,7 @@ architecture, depth 1-4, widths 8-64).
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -149,7 +150,9 @@ class ClassifierRecipe:
                 for c, chunk in enumerate(chunks)
             }
         )
-        with tqdm(total=total, desc=f"zoo {self.name}", unit="step", disable=not progress) as bar:
+        # disable=None: a bar on a terminal only (a log file gets no redraws)
+        disable = None if progress else True
+        with tqdm(total=total, desc=f"zoo {self.name}", unit="step", disable=disable) as bar:
             for arch_name, spec, runs, chunks in plans:
                 out = folder / arch_name if self.one_folder_per_architecture else folder
                 out.mkdir(exist_ok=True)
@@ -382,7 +385,7 @@ def generate_zoo(
             ``None`` for the recipe's default.
         seed: fixes the data split, every hyperparameter, initialization and minibatch:
             the same recipe and seed give byte-identical ``weights.npy``.
-        progress: show a progress bar.
+        progress: show a progress bar (on a terminal; elsewhere one line says what is trained).
 
     Killed midway, it leaves ``.OUT.partial`` beside ``out`` with the chunks it finished;
     the same call (same recipe settings, ``num_models`` and ``seed``) continues from them
@@ -410,5 +413,7 @@ def generate_zoo(
         "settings": {k: v for k, v in settings.items() if not callable(v)},
     }
     with global_rngs_untouched(), staged_output(out, resume_key) as folder:
+        if progress and not sys.stderr.isatty():  # no progress bar: say what takes the time
+            print(f"zoo {chosen.name}: training {num_models} runs into {out}", file=sys.stderr)
         chosen.generate(folder, num_models, seed, progress)
     return out
