@@ -378,7 +378,76 @@ def main(cfg: DictConfig) -> float | None:
     return float(best) if best is not None else None
 
 
+#: the overrides the short help lists, with what each does
+_COMMON_OVERRIDES = (
+    ("data.path", "DIR", "a zoo folder, or a list [DIR1,DIR2]"),
+    ("data.target", "COLUMN", "the metrics.csv column to predict"),
+    ("trainer.max_epochs", "N", "training epochs"),
+    ("data.batch_size", "N", "networks per batch"),
+    ("seed", "S", "seed of the model and the batches (the split has data.split_seed)"),
+)
+
+
+def short_help(overrides: list[str]) -> str:
+    """``python train.py [OVERRIDES] --help``: tasks, models, data, common overrides, outputs.
+
+    The values shown are the defaults of the configuration ``overrides`` compose (by
+    default ``task=generalization``'s).
+    """
+    import textwrap
+
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    choices = cfg.hydra.runtime.choices
+
+    def options(group: str) -> str:
+        folder = CONFIG_DIR / group
+        names = sorted(
+            p.relative_to(folder).with_suffix("").as_posix() for p in folder.rglob("*.yaml")
+        )
+        chosen = choices.get(group, cfg.get("task_name"))
+        text = f"{group + '=':<7}{', '.join(names)} (now: {chosen})"
+        return textwrap.fill(text, 92, initial_indent="  ", subsequent_indent=" " * 9)
+
+    lines = [
+        "python train.py task=TASK [model=MODEL] [data=DATA] [KEY=VALUE ...]",
+        "",
+        "Trains a metanetwork on a zoo of trained networks, tests its best checkpoint and writes",
+        "results.json. Each task picks its own model and data; choices on the command line win.",
+        "",
+        *(options(group) for group in ("task", "model", "data")),
+        "",
+        f"Overrides people use [their values now: the defaults of task={cfg.task_name}]:",
+    ]
+    for key, meta, what in _COMMON_OVERRIDES:
+        value = OmegaConf.select(cfg, key, throw_on_missing=False)
+        if key == "data.path" and OmegaConf.select(cfg, "data.generate.out") is not None:
+            value = f"{cfg.data.generate.out}: built in, generated on first use"
+        lines.append(f"  {key + '=' + meta:<26}{what} [{value}]")
+    lines += [
+        "  also: model.hidden_channels=N, model.num_layers=N, logger=wandb, trainer=ddp, -m (multirun)",
+        "",
+        f"Outputs go to {cfg.paths.log_dir}/{cfg.task_name}/runs/<date_time>/ (results.json,",
+        "checkpoints/, figures, train.log), relative to the working directory; hydra.run.dir=DIR",
+        "picks the folder, WEIGHTNET_ROOT=DIR moves outputs/ and data/.",
+        "",
+        "  python train.py --help-all     Hydra's full help: every config group, the whole config",
+        "  python train.py --cfg job      the composed config of a run (with your overrides)",
+        "  python train.py --hydra-help   Hydra's own flags",
+    ]
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
+    arguments = sys.argv[1:]
+    if "--help-all" in arguments:  # Hydra's own, full application help
+        sys.argv = [sys.argv[0], *("--help" if a == "--help-all" else a for a in arguments)]
+    elif "--help" in arguments or "-h" in arguments:
+        _check_overrides([a for a in arguments if a not in ("--help", "-h")])
+        print(short_help([a for a in arguments if a not in ("--help", "-h")]))
+        sys.exit(0)
     if os.environ.get("HYDRA_FULL_ERROR") != "1":
         _check_overrides(sys.argv[1:])
     main()

@@ -129,3 +129,27 @@ def test_bad_override_is_one_line_without_traceback(tmp_path):
 def test_missing_zoo_is_one_line_without_traceback(tmp_path):
     proc = _run("task=generalization", "data.path=/no/such/zoo", f"hydra.run.dir={tmp_path}")
     _assert_one_line_error(proc, "/no/such/zoo: no such zoo folder", tmp_path)
+
+
+def test_help_is_a_short_summary_and_the_full_dump_is_one_flag_away():
+    short = _run("--help")
+    assert short.returncode == 0 and short.stderr == ""
+    lines = short.stdout.splitlines()
+    assert len(lines) < 40 and lines[0].startswith("python train.py task=TASK")
+    text = short.stdout
+    for task in TASKS:
+        assert task in text
+    assert all(model in text for model in MODELS)
+    assert (
+        "data.target=COLUMN" in text and "the metrics.csv column to predict [test_accuracy]" in text
+    )
+    assert "trainer.max_epochs=N      training epochs [10]" in text  # generalization's default
+    assert "relative to the working directory" in text and "--help-all" in text
+    editing = _run("task=inr_editing", "--help")
+    assert (
+        "training epochs [5]" in editing.stdout
+        and "the defaults of task=inr_editing" in editing.stdout
+    )
+    full = _run("--help-all")
+    assert full.returncode == 0 and "== Configuration groups ==" in full.stdout
+    assert len(full.stdout.splitlines()) > 80
