@@ -202,3 +202,21 @@ def test_generating_a_zoo_leaves_the_global_random_state_alone(tmp_path):
     after = (torch.rand(3), np.random.rand(3), random.random())
     assert torch.equal(after[0], expected[0])
     assert np.array_equal(after[1], expected[1]) and after[2] == expected[2]
+
+
+@pytest.mark.parametrize("zoo_name", ["mlp_zoo", "cnn_zoo"])
+def test_chunks_trained_side_by_side_give_the_same_bytes(zoo_name, request, tmp_path, tiny):
+    """With two torch threads, the chunks (one per activation and optimizer here) train in two
+    worker threads: the bytes stay those of one thread."""
+    recipe, runs, seed = {"mlp_zoo": ("digits-mlp", 10, 3), "cnn_zoo": ("digits-cnn", 6, 1)}[
+        zoo_name
+    ]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        again = generate_zoo(tiny(recipe), tmp_path / "z", runs, seed, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    one_by_one = request.getfixturevalue(zoo_name)
+    for name in ("weights.npy", "metrics.csv"):
+        assert (again / name).read_bytes() == (one_by_one / name).read_bytes()

@@ -38,7 +38,7 @@ from weightnet.zoo.seeding import (
     global_rngs_untouched,
     stream,
 )
-from weightnet.zoo.trainer import chunk_runs, train_networks
+from weightnet.zoo.trainer import chunk_runs, in_parallel, train_networks
 from weightnet.zoo.writer import ChunkStore, ZooWriter, staged_output
 
 _METRICS = ("test_accuracy", "test_loss", "train_accuracy", "train_loss")
@@ -152,16 +152,18 @@ class ClassifierRecipe:
         )
         # disable=None: a bar on a terminal only (a log file gets no redraws)
         disable = None if progress else True
+        workers = torch.get_num_threads()  # chunks side by side, one thread each
         with tqdm(total=total, desc=f"zoo {self.name}", unit="step", disable=disable) as bar:
             for arch_name, spec, runs, chunks in plans:
                 out = folder / arch_name if self.one_folder_per_architecture else folder
                 out.mkdir(exist_ok=True)
-                trained = (
-                    self._trained_chunk(
-                        store, f"{arch_name}-{c}", spec, chunk, configs, data, seed, bar
-                    )
-                    for c, chunk in enumerate(chunks)
-                )
+
+                def train(numbered, arch_name=arch_name, spec=spec):
+                    c, chunk = numbered
+                    name = f"{arch_name}-{c}"
+                    return self._trained_chunk(store, name, spec, chunk, configs, data, seed, bar)
+
+                trained = in_parallel(train, enumerate(chunks), workers)
                 self._write_architecture(out, spec, runs, chunks, trained, configs, data, seed)
         store.clear()
 
