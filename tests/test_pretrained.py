@@ -321,3 +321,27 @@ def test_networks_outside_the_training_domain_are_flagged_and_warned_about(
     assert f"{outside}: {rows[1]['reason']}" in lines[0]
     code, out, err = _cli(capsys, "predict", "--checkpoint", str(ckpt), *files)
     assert code == 0 and out.splitlines()[1].endswith("(outside the training domain)")
+
+
+def test_predict_folds_the_input_scale_into_the_first_layer(trained, tmp_path, capsys):
+    """--input-scale raw: the prediction of the network in the metanet's own frame (x/16)."""
+    metanet = load_pretrained(trained[0])
+    meta = {**metanet.meta, "reads": {**metanet.meta["reads"], "input_scale": 1 / 16}}
+    _, path = save_pretrained(metanet.model, meta, tmp_path / "framed")
+    spec = mlp_spec((4, 6, 5, 3))
+    raw_state = random_weightspace(spec, 1, seed=0).to_state_dicts(spec)[0]
+    raw = tmp_path / "raw.safetensors"
+    save_state_dict(raw_state, raw, activation="relu")
+    folded = {**raw_state, "net.0.weight": raw_state["net.0.weight"] * 16}
+    save_state_dict(folded, tmp_path / "folded.safetensors", activation="relu")
+    code, out, _ = _cli(capsys, "predict", "--checkpoint", str(path), str(raw),
+                        "--input-scale", "raw", "--json")  # fmt: skip
+    row = json.loads(out)[0]
+    code2, out2, _ = _cli(capsys, "predict", "--checkpoint", str(path),
+                          str(tmp_path / "folded.safetensors"), "--json")  # fmt: skip
+    assert code == code2 == 0 and row["input_scale"] == "raw"
+    assert json.loads(out2)[0]["input_scale"] == "x/16"
+    assert row["prediction"] == pytest.approx(json.loads(out2)[0]["prediction"], abs=1e-6)
+    code, _, err = _cli(capsys, "predict", "--checkpoint", str(trained[0]), str(raw),
+                        "--input-scale", "raw")  # fmt: skip
+    assert code == 2 and "does not record the input frame of its networks" in err

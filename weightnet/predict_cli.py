@@ -40,6 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="hidden activation of networks whose file does not record it (required then, "
         "unless the metanet was trained on one activation only)",
     )
+    predict.add_argument(
+        "--input-scale",
+        metavar="FRAME",
+        help="the inputs the networks were trained on, folded exactly into their first layer: "
+        "x/16 (the digits zoos', the default), raw (pixel values 0-16), standardized "
+        "(StandardScaler on the digits training images), or a number s (s * raw)",
+    )
     predict.set_defaults(func=_predict)
     listing = subparsers.add_parser(
         "pretrained", help="list the shipped metanets", description="List the shipped metanets."
@@ -75,6 +82,8 @@ def _predict(args: argparse.Namespace) -> int:
     for file in args.files:
         state, recorded = load_network(file)
         try:
+            if args.input_scale is not None:
+                state = metanet.in_input_frame(state, args.input_scale)
             reports.append(metanet.examine(state, chosen_activation(recorded, args.activation)))
         except WeightnetError as err:
             raise WeightnetError(f"{file}: {err}") from None
@@ -92,7 +101,12 @@ def _predict(args: argparse.Namespace) -> int:
         )
     if args.json:
         rows = zip(args.files, predictions, reports, strict=True)
-        print(json.dumps([{"file": f, "prediction": p, **r.to_dict()} for f, p, r in rows]))
+        frame = {}
+        if metanet.reads.input_scale == 1 / 16:  # the digits zoos' frame
+            frame = {"input_scale": args.input_scale or "x/16"}
+        print(
+            json.dumps([{"file": f, "prediction": p, **r.to_dict(), **frame} for f, p, r in rows])
+        )
         return 0
     width = max(len(f) for f in args.files)
     for file, pred, report in zip(args.files, predictions, reports, strict=True):

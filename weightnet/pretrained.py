@@ -66,6 +66,9 @@ class Reads:
         max_layers: most layers (weight matrices) it can embed.
         spec: the one architecture it reads (tensor metanets), else ``None``.
         description: one line for people.
+        input_scale: the input frame of the networks it reads: their inputs were the raw
+            digits pixel values times this (``1/16`` for the digits zoos); ``None``: not
+            recorded.
     """
 
     kind: str
@@ -75,6 +78,7 @@ class Reads:
     max_layers: int | None
     spec: WeightSpec | None
     description: str
+    input_scale: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +89,7 @@ class Reads:
             "max_layers": self.max_layers,
             "spec": self.spec.to_dict() if self.spec is not None else None,
             "description": self.description,
+            **({"input_scale": self.input_scale} if self.input_scale is not None else {}),
         }
 
     @classmethod
@@ -98,6 +103,7 @@ class Reads:
             max_layers=data.get("max_layers"),
             spec=WeightSpec.from_dict(spec) if spec else None,
             description=str(data.get("description", "")),
+            input_scale=data.get("input_scale"),
         )
 
     def why_not(self, spec: WeightSpec, name: str) -> str | None:
@@ -252,6 +258,34 @@ class Pretrained:
             return spec
         layers = (replace(a, w0=b.w0) for a, b in zip(spec.layers, ref.layers, strict=True))
         return WeightSpec(tuple(layers))
+
+    def in_input_frame(self, state_dict: Mapping[str, Tensor], frame: str) -> dict[str, Tensor]:
+        """``state_dict`` of a network trained on ``frame``'s inputs, folded into this metanet's frame.
+
+        The predicted accuracy then refers to the same network (the same function of the
+        images), read in the frame the metanet was trained on
+        (:mod:`weightnet.preprocessing`).
+
+        Args:
+            state_dict: an MLP whose first layer reads the digits' 64 pixels.
+            frame: ``x/16``, ``raw``, ``standardized`` or a number ``s`` (inputs ``s * raw``).
+
+        Raises:
+            WeightnetError: the metanet does not record its input frame, or the network is
+                not an MLP of 64 inputs.
+        """
+        from weightnet.preprocessing import digits_preprocessing, fold_input_affine
+
+        if self.reads.input_scale is None:
+            raise WeightnetError(
+                f"{self.name} does not record the input frame of its networks (no input_scale)"
+            )
+        try:
+            spec = WeightSpec.from_state_dict(state_dict)
+        except SpecError as err:
+            raise WeightnetError(f"not a network {self.name} reads ({err})") from None
+        scale, shift = digits_preprocessing(frame, self.reads.input_scale)
+        return fold_input_affine(state_dict, spec, scale, shift)
 
     def examine(
         self, network: Mapping[str, Tensor] | nn.Module, activation: str | None = None
@@ -757,6 +791,7 @@ def build_pretrained(name: str, out: str | Path | None = None, zoo: str | Path |
         "graph_input": True,
     }
     reads = Reads.from_dict(_reads_from_data(data, model_meta, None))
+    reads = replace(reads, input_scale=datamodule.zoos[0].meta["dataset"]["input_scale"])
     meta = {
         "description": recipe.description,
         "model": model_meta,
