@@ -345,3 +345,27 @@ def test_predict_folds_the_input_scale_into_the_first_layer(trained, tmp_path, c
     code, _, err = _cli(capsys, "predict", "--checkpoint", str(trained[0]), str(raw),
                         "--input-scale", "raw")  # fmt: skip
     assert code == 2 and "does not record the input frame of its networks" in err
+
+
+def test_a_miniature_build_records_its_domain_and_input_frame(tmp_path, monkeypatch):
+    """build_pretrained on a tiny digits-mlp-wide zoo: the files it writes predict, and say
+    which networks the metanet saw (domain) and in which input frame (x/16)."""
+    from dataclasses import replace
+
+    import weightnet.pretrained as pretrained
+    from weightnet.pretrained import RECIPES, build_pretrained
+
+    mini = replace(RECIPES["digits-mlp-wide"], name="mini", num_models=45, zoo_steps=12,
+                   checkpoint_steps=(0, 12), epochs=1, batch_size=16)  # fmt: skip
+    monkeypatch.setitem(pretrained.RECIPES, "mini", mini)
+    weights, description = build_pretrained("mini", tmp_path / "out", tmp_path / "zoo")
+    meta = json.loads(description.read_text())
+    assert meta["reads"]["input_scale"] == 0.0625
+    assert meta["domain"]["depths"] == [2, 4] and meta["domain"]["activations"] == ["relu", "tanh"]
+    low, high = meta["domain"]["weight_norm"]
+    assert 0 < low < high
+    metanet = load_pretrained(weights)
+    spec = mlp_spec((64, 20, 10))
+    state = random_weightspace(spec, 1, seed=0).to_state_dicts(spec)[0]
+    assert 0 < metanet.predict([state], activation="tanh")[0] < 1
+    assert metanet.examine(state, "tanh").in_domain

@@ -714,6 +714,28 @@ RECIPES = {
         description="predicts the digits test accuracy of any ReLU or tanh MLP with 64 inputs "
         "and 10 outputs (any depth and widths)",
     ),
+    # the wider predictor of issue 21, not shipped yet: build it with
+    # `python -m weightnet.pretrained build digits-mlp-wide`, then check it with
+    # `python benchmarks/heldout_families.py --metanet digits-mlp-wide`
+    "digits-mlp-wide": PretrainedRecipe(
+        name="digits-mlp-wide",
+        zoo_recipe="digits-mlp-wide",
+        num_models=1200,
+        zoo_steps=2000,  # the recipe's own: untrained to converged
+        checkpoint_steps=(0, 10, 100, 300, 1000, 2000),
+        zoo_folder="data/digits-mlp-wide-1200",
+        model="gnn",
+        model_kwargs={"out_features": 1, "hidden_channels": 32, "num_layers": 3},
+        probe_features=16,
+        epochs=10,
+        batch_size=64,
+        lr=3e-3,
+        seed=0,
+        description="predicts the digits test accuracy of any ReLU or tanh MLP with 64 inputs "
+        "and 10 outputs, trained the ways people train them (PyTorch, Glorot, He, scikit-learn "
+        "or normal initialization, SGD or Adam, untrained to converged), on x/16 inputs (others: "
+        "--input-scale)",
+    ),
     "digits-inr": PretrainedRecipe(
         name="digits-inr",
         zoo_recipe="digits-inr",
