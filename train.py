@@ -36,15 +36,19 @@ def build(cfg: DictConfig) -> tuple[Any, Any, Any]:
     import lightning.pytorch as pl
     from hydra.utils import instantiate
 
+    from weightnet.tasks.console import EpochLines, is_terminal
+
     if not cfg.get("train", True) and not cfg.get("ckpt_path"):
         raise ValueError("train=false: give the checkpoint to test as ckpt_path=CKPT")
     _check_values(cfg)
+    _check_not_empty(cfg)
     if cfg.get("ckpt_path"):
         cfg.ckpt_path = str(_checked_checkpoint(cfg))
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
+    _check_splits(datamodule)
     model_args = OmegaConf.to_container(cfg.get("model_args") or OmegaConf.create(), resolve=True)
     # a mixed-architecture datamodule (spec None) says what the graph metanet needs
     model_args = {**getattr(datamodule, "model_kwargs", {}), **model_args}
@@ -61,10 +65,16 @@ def build(cfg: DictConfig) -> tuple[Any, Any, Any]:
     # called outside instantiate so that model_config (which has a _target_) stays plain data
     task = instantiate(cfg.task, _partial_=True)(model=model, model_config=model_config)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    progress = {}
+    if not is_terminal():  # a log file: one line per epoch instead of a redrawn bar
+        from lightning.pytorch.callbacks import ProgressBar
+
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)] + [EpochLines()]
+        progress = {"enable_progress_bar": False}
     if (cfg.get("logger") or {}).get("wandb"):
         _wandb_offline_unless_logged_in()
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **progress)
     config = OmegaConf.to_container(cfg, resolve=True)
     for logger in trainer.loggers:
         if _is_wandb(logger):
@@ -97,6 +107,55 @@ def _check_values(cfg: DictConfig) -> None:
             raise ValueError(f"{key}={value!r}: expected an integer")
         if least is not None and value < least:
             raise ValueError(f"{key}={value}: expected an integer >= {least}")
+
+
+#: a test split smaller than this gets a warning: its metrics are noisy
+SMALL_TEST_SPLIT = 30
+
+
+def _check_not_empty(cfg: DictConfig) -> None:
+    """Refuse a run that would train or test nothing (and still write results)."""
+    knobs = ["trainer.limit_test_batches"]
+    if cfg.get("train", True):
+        knobs = ["trainer.max_epochs", "trainer.max_steps", "trainer.limit_train_batches", *knobs]
+    for key in knobs:
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is not None and not isinstance(value, bool) and value == 0:
+            what = "tested" if "test" in key else "trained"
+            raise ValueError(f"{key}={value}: nothing would be {what} (give a positive value)")
+
+
+def _check_splits(datamodule: Any) -> None:
+    """Refuse an empty split; warn, in one line, about a test split too small to trust."""
+    from lightning.pytorch.utilities import rank_zero_only
+
+    sizes = {name: len(getattr(datamodule, f"{name}_set", None) or ()) for name in SPLITS}
+    empty = [name for name, size in sizes.items() if size == 0]
+    if empty:
+        raise ValueError(f"data.split: the {empty[0]} split is empty ({_sizes(sizes)})")
+    if sizes["test"] < SMALL_TEST_SPLIT and rank_zero_only.rank == 0:
+        print(
+            f"warning: the test split has {sizes['test']} networks (under {SMALL_TEST_SPLIT}): "
+            "its metrics are noisy; see test_ci95 in results.json",
+            file=sys.stderr,
+        )
+
+
+SPLITS = ("train", "val", "test")
+
+
+def _sizes(sizes: dict[str, int]) -> str:
+    return ", ".join(f"{name} {size}" for name, size in sizes.items())
+
+
+def _data_name(cfg: DictConfig, datamodule: Any) -> str:
+    """The data config's name for its built-in zoo, else the zoo folders' own names."""
+    choice = HydraConfig.get().runtime.choices.get("data")
+    built_in = OmegaConf.select(cfg, "data.generate.out", default=None)
+    paths = [Path(p) for p in getattr(datamodule, "paths", [])]
+    if not paths or (built_in and [p.resolve() for p in paths] == [Path(built_in).resolve()]):
+        return choice
+    return "+".join(p.resolve().name for p in paths)
 
 
 def _checked_checkpoint(cfg: DictConfig) -> Path:
@@ -152,12 +211,15 @@ def train(cfg: DictConfig, datamodule: Any, task: Any, trainer: Any) -> dict[str
     results = {
         "task": str(cfg.task_name),
         "model": choices.get("model"),
-        "data": choices.get("data"),
+        "data": _data_name(cfg, datamodule),
         "seed": int(cfg.seed),
         "test": {k: float(v) for k, v in test.items() if k.startswith("test/")},
         "best_checkpoint": str(Path(best).resolve()) if best else None,
         "fit_seconds": fit_seconds,
         "train_samples_per_second": samples / fit_seconds if fit_seconds else 0.0,
+        "data_config": choices.get("data"),
+        "test_networks": len(datamodule.test_set),
+        "test_ci95": dict(getattr(task, "test_intervals", {})),
     }
     out = Path(cfg.paths.output_dir)
     if trainer.is_global_zero:
@@ -290,9 +352,11 @@ def main(cfg: DictConfig) -> float | None:
     from omegaconf.errors import OmegaConfBaseException
 
     from weightnet.errors import WeightnetError
+    from weightnet.tasks.console import quiet_lightning
 
     # Hydra's root handlers (console and train.log) print Lightning's messages, once
     logging.getLogger("lightning").handlers.clear()
+    quiet_lightning()
     try:
         datamodule, task, trainer = build(cfg)
     except (
@@ -319,7 +383,76 @@ def main(cfg: DictConfig) -> float | None:
     return float(best) if best is not None else None
 
 
+#: the overrides the short help lists, with what each does
+_COMMON_OVERRIDES = (
+    ("data.path", "DIR", "a zoo folder, or a list [DIR1,DIR2]"),
+    ("data.target", "COLUMN", "the metrics.csv column to predict"),
+    ("trainer.max_epochs", "N", "training epochs"),
+    ("data.batch_size", "N", "networks per batch"),
+    ("seed", "S", "seed of the model and the batches (the split has data.split_seed)"),
+)
+
+
+def short_help(overrides: list[str]) -> str:
+    """``python train.py [OVERRIDES] --help``: tasks, models, data, common overrides, outputs.
+
+    The values shown are the defaults of the configuration ``overrides`` compose (by
+    default ``task=generalization``'s).
+    """
+    import textwrap
+
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    choices = cfg.hydra.runtime.choices
+
+    def options(group: str) -> str:
+        folder = CONFIG_DIR / group
+        names = sorted(
+            p.relative_to(folder).with_suffix("").as_posix() for p in folder.rglob("*.yaml")
+        )
+        chosen = choices.get(group, cfg.get("task_name"))
+        text = f"{group + '=':<7}{', '.join(names)} (now: {chosen})"
+        return textwrap.fill(text, 92, initial_indent="  ", subsequent_indent=" " * 9)
+
+    lines = [
+        "python train.py task=TASK [model=MODEL] [data=DATA] [KEY=VALUE ...]",
+        "",
+        "Trains a metanetwork on a zoo of trained networks, tests its best checkpoint and writes",
+        "results.json. Each task picks its own model and data; choices on the command line win.",
+        "",
+        *(options(group) for group in ("task", "model", "data")),
+        "",
+        f"Overrides people use [their values now: the defaults of task={cfg.task_name}]:",
+    ]
+    for key, meta, what in _COMMON_OVERRIDES:
+        value = OmegaConf.select(cfg, key, throw_on_missing=False)
+        if key == "data.path" and OmegaConf.select(cfg, "data.generate.out") is not None:
+            value = f"{cfg.data.generate.out}: built in, generated on first use"
+        lines.append(f"  {key + '=' + meta:<26}{what} [{value}]")
+    lines += [
+        "  also: model.hidden_channels=N, model.num_layers=N, logger=wandb, trainer=ddp, -m (multirun)",
+        "",
+        f"Outputs go to {cfg.paths.log_dir}/{cfg.task_name}/runs/<date_time>/ (results.json,",
+        "checkpoints/, figures, train.log), relative to the working directory; hydra.run.dir=DIR",
+        "picks the folder, WEIGHTNET_ROOT=DIR moves outputs/ and data/.",
+        "",
+        "  python train.py --help-all     Hydra's full help: every config group, the whole config",
+        "  python train.py --cfg job      the composed config of a run (with your overrides)",
+        "  python train.py --hydra-help   Hydra's own flags",
+    ]
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
+    arguments = sys.argv[1:]
+    if "--help-all" in arguments:  # Hydra's own, full application help
+        sys.argv = [sys.argv[0], *("--help" if a == "--help-all" else a for a in arguments)]
+    elif "--help" in arguments or "-h" in arguments:
+        _check_overrides([a for a in arguments if a not in ("--help", "-h")])
+        print(short_help([a for a in arguments if a not in ("--help", "-h")]))
+        sys.exit(0)
     if os.environ.get("HYDRA_FULL_ERROR") != "1":
         _check_overrides(sys.argv[1:])
     main()

@@ -14,6 +14,7 @@ run() {  # one benchmark, with its wall time
   echo "[run_all] $((SECONDS - start)) s: $*" >&2
 }
 run python benchmarks/zoo_generation.py --runs 2000 --loop-runs 10 --sizes 100,1000,2000 --threads 2 --json "$out/zoo_generation.json"
+run python benchmarks/zoo_marginal.py --runs 1000 --loop-runs 20 --threads 2 --json "$out/zoo_marginal.json"
 run python benchmarks/metanet_throughput.py --rounds 2 --steps 2 --threads 1 --json "$out/metanet_throughput.json"
 for seed in 0 1 2; do
   run python benchmarks/nfn_accuracy.py --seed "$seed" --json "$out/nfn_accuracy_seed$seed.json"

@@ -8,6 +8,7 @@ refused without creating it. ``--debug`` / ``HYDRA_FULL_ERROR=1`` show the trace
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -55,7 +56,16 @@ def _corrupt(zoo: Path, out: Path, how: str) -> Path:
     elif how == "runs":  # zoo.json's num_models disagrees with metrics.csv's run_id
         meta = json.loads((out / "zoo.json").read_text())
         (out / "zoo.json").write_text(json.dumps({**meta, "num_models": 5}))
-    elif how == "nan_targets":  # every test_accuracy NaN: the loss is NaN at the first step
+    elif how == "layout_names":  # the same parameter count, one key renamed
+        text = (out / "layout.csv").read_text()
+        (out / "layout.csv").write_text(text.replace("net.0.bias", "net.0.b"))
+    elif how == "nan_weights":  # every weight NaN (checksum kept right): the loss is NaN at once
+        weights = np.load(out / "weights.npy")
+        np.save(out / "weights.npy", np.full_like(weights, np.nan))
+        meta = json.loads((out / "zoo.json").read_text())
+        digest = hashlib.sha256((out / "weights.npy").read_bytes()).hexdigest()
+        (out / "zoo.json").write_text(json.dumps({**meta, "weights_sha256": digest}))
+    elif how == "nan_targets":  # every test_accuracy NaN, as `convert checkpoints --no-targets`
         lines = (out / "metrics.csv").read_text().splitlines()
         header = lines[0].split(",")
         column = header.index("test_accuracy")
@@ -74,6 +84,7 @@ def files(tmp_path_factory, write_zoo) -> Path:
     good = MLP([64, 8, 10]).state_dict()
     save_state_dict(good, d / "good.pt")
     save_state_dict(MLP([64, 9, 10]).state_dict(), d / "other.pt")
+    save_state_dict({**good, "temperature": torch.ones(())}, d / "extra.pt")
     for name, value in (("nan", float("nan")), ("inf", float("inf"))):
         broken = {k: v.clone() for k, v in good.items()}
         broken["net.0.weight"][0, 0] = value
@@ -87,7 +98,8 @@ def files(tmp_path_factory, write_zoo) -> Path:
     (d / "notes.txt").write_text("not weights")
     (d / "garbage.pt").write_bytes(b"not a zip file")
     zoo = write_zoo(d / "zoo", num_runs=6)
-    for how in ("truncated", "edited", "short_metrics", "no_columns", "runs", "nan_targets"):
+    for how in ("truncated", "edited", "short_metrics", "no_columns", "runs", "nan_targets",
+                "nan_weights", "layout_names"):  # fmt: skip
         _corrupt(zoo, d / f"zoo_{how}", how)
     return d
 
@@ -122,15 +134,33 @@ CASES = [
      "inf.pt: net.0.weight contains NaN or Inf values"),
     ("align-garbage", ["align", "{d}/good.pt", "{d}/garbage.pt", "--out", "{out}.pt"], 2,
      "garbage.pt: not a readable PyTorch file"),
-    ("align-architecture", ["align", "{d}/good.pt", "{d}/other.pt", "--out", "{out}.pt"], 2,
+    ("align-architecture",
+     ["align", "{d}/good.pt", "{d}/other.pt", "--out", "{out}.pt", "--activation", "relu"], 2,
      "other.pt: architecture mlp 64-9-10 relu does not match"),
+    ("align-activation", ["align", "{d}/good.pt", "{d}/other.pt", "--out", "{out}.pt"], 2,
+     "other.pt: the hidden activation is not recorded in the files; give it with --activation"),
+    ("align-folder", ["align", "{d}/good.pt", "{d}/ckpts", "--out", "{out}.pt"], 2,
+     "ckpts: is a folder, not a weights file (.pt, .pth, .safetensors)"),
+    ("align-extra-key",
+     ["align", "{d}/good.pt", "{d}/extra.pt", "--out", "{out}.pt", "--activation", "relu"], 2,
+     "extra.pt: unexpected entries temperature (): weightnet reads only the weight and bias of "
+     "linear and conv layers"),
+    ("info-layout", ["zoo", "info", "{d}/zoo_layout_names"], 2,
+     "zoo_layout_names/layout.csv: does not match zoo.json's architecture: line 3 has net.0.b "
+     "(6,) at 24-30, zoo.json gives net.0.bias (6,) at 24-30"),
+    ("predict-folder", ["predict", "--checkpoint", "{d}/ckpts", "{d}/good.pt"], 2,
+     "ckpts: is a folder, not a metanet"),
     ("align-out-extension", ["align", "{d}/good.pt", "{d}/good.pt", "--out", "{out}.txt"], 2,
      "OUT needs a .pt, .pth or .safetensors extension"),
-    ("convert-pickle", ["zoo", "convert", "checkpoints", "{d}/ckpts", "--out", "{out}"], 2,
+    ("convert-pickle",
+     ["zoo", "convert", "checkpoints", "{d}/ckpts", "--out", "{out}", "--no-targets"], 2,
      "b.pt: refused to load"),
     ("convert-format", ["zoo", "convert", "nope", "{d}/ckpts", "--out", "{out}"], 2,
      "unknown format 'nope'"),
-    ("convert-missing", ["zoo", "convert", "checkpoints", "{d}/nowhere", "--out", "{out}"], 2,
+    ("convert-no-targets", ["zoo", "convert", "checkpoints", "{d}/ckpts", "--out", "{out}"], 2,
+     "ckpts: give --targets FILE (a CSV with a file column and target columns"),
+    ("convert-missing",
+     ["zoo", "convert", "checkpoints", "{d}/nowhere", "--out", "{out}", "--no-targets"], 2,
      "nowhere"),
     ("generate-recipe", ["zoo", "generate", "nope", "--out", "{out}"], 2,
      "unknown recipe 'nope'"),
@@ -166,8 +196,24 @@ TRAIN_CASES = [
     ("train-pickle", ["ckpt_path={d}/evil.ckpt"], 2, "evil.ckpt: refused to load"),
     ("train-ckpt-missing", ["ckpt_path={d}/none.ckpt"], 2, "none.ckpt: no such checkpoint"),
     ("train-resume-nothing", ["ckpt_path=last"], 2, "ckpt_path=last: no "),
-    ("train-nan-loss", ["data.path={d}/zoo_nan_targets", "model=dws"], 2,
+    ("train-nan-loss", ["data.path={d}/zoo_nan_weights", "model=dws"], 2,
      "training loss is nan at epoch 0, step 0: stopped"),
+    ("train-nan-targets", ["data.path={d}/zoo_nan_targets"], 2,
+     "zoo_nan_targets/metrics.csv: column 'test_accuracy' (data.target) is NaN or Inf for 18 of "
+     "the zoo's 18 networks (a zoo converted without targets?); its numeric columns: config.lr, "
+     "test_accuracy, test_loss, train_accuracy, train_loss, step"),
+    ("train-target-name", ["data.target=test_acc"], 2,
+     "zoo/metrics.csv: no column 'test_acc' (data.target); its numeric columns: config.lr, "
+     "test_accuracy,"),
+    ("train-no-epochs", ["trainer.max_epochs=0"], 2,
+     "trainer.max_epochs=0: nothing would be trained (give a positive value)"),
+    ("train-no-steps", ["+trainer.max_steps=0"], 2, "trainer.max_steps=0: nothing would be trained"),
+    ("train-no-batches", ["+trainer.limit_train_batches=0"], 2,
+     "trainer.limit_train_batches=0: nothing would be trained"),
+    ("train-no-test", ["+trainer.limit_test_batches=0.0"], 2,
+     "trainer.limit_test_batches=0.0: nothing would be tested"),
+    ("train-empty-split", ["data.split=[0.8,0.2,0]"], 2,
+     "data.split: the test split is empty (train "),
 ]  # fmt: skip
 
 

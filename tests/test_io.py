@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from weightnet.errors import WeightnetError
-from weightnet.io import load_state_dict, save_state_dict
+from weightnet.io import check_checkpoint, load_network, load_state_dict, save_state_dict
 
 
 @pytest.mark.parametrize("suffix", [".pt", ".pth", ".safetensors"])
@@ -75,3 +75,35 @@ def test_wrong_extension(tmp_path):
     path.write_bytes(b"x")
     with pytest.raises(WeightnetError, match="unsupported extension"):
         load_state_dict(path)
+
+
+def test_a_folder_given_as_a_file_is_named_as_a_folder(tmp_path):
+    folder = tmp_path / "nets.pt"
+    folder.mkdir()
+    with pytest.raises(WeightnetError, match="nets.pt: is a folder, not a weights file"):
+        load_state_dict(folder)
+    with pytest.raises(WeightnetError, match="nets.pt: is a folder, not a checkpoint file"):
+        check_checkpoint(folder)
+
+
+def test_the_recorded_activation_is_read_back(tmp_path):
+    sd = {"a.weight": torch.ones(2, 1), "a.bias": torch.zeros(2)}
+    save_state_dict(sd, tmp_path / "tanh.safetensors", activation="tanh")
+    save_state_dict(sd, tmp_path / "plain.safetensors")
+    save_state_dict(sd, tmp_path / "plain.pt")
+    torch.save({"state_dict": sd, "activation": "sin"}, tmp_path / "beside.pt")
+    torch.save({"model_state_dict": sd, "config": {"activation": "gelu"}}, tmp_path / "config.pt")
+    torch.save(
+        {"state_dict": sd, "hyper_parameters": {"activation": "tanh"}}, tmp_path / "hp.ckpt.pt"
+    )
+    found = {p.name: load_network(p)[1] for p in sorted(tmp_path.iterdir())}
+    assert found == {
+        "beside.pt": "sin",
+        "config.pt": "gelu",
+        "hp.ckpt.pt": "tanh",
+        "plain.pt": None,
+        "plain.safetensors": None,
+        "tanh.safetensors": "tanh",
+    }
+    state, _ = load_network(tmp_path / "tanh.safetensors")
+    assert list(state) == list(sd) and torch.equal(state["a.weight"], sd["a.weight"])

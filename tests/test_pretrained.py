@@ -197,8 +197,16 @@ def test_shipped_metanets_are_listed_and_read_any_digits_mlp(tmp_path, capsys):
     assert all(0 <= p <= 1 for p in preds)
     with pytest.raises(WeightnetError, match="64 inputs expected"):
         metanet.predict(
-            [random_weightspace(mlp_spec((4, 6, 10)), 1).to_state_dicts(mlp_spec((4, 6, 10)))[0]]
+            [random_weightspace(mlp_spec((4, 6, 10)), 1).to_state_dicts(mlp_spec((4, 6, 10)))[0]],
+            activation="relu",
         )
+    with pytest.raises(
+        WeightnetError, match=r"not recorded .* digits-mlp was trained on relu, tanh"
+    ):
+        metanet.predict(states)  # no silent default where it knows two activations
+    single = mlp_spec((64, 10))  # no hidden layer: no such network in its training zoo
+    report = metanet.examine(random_weightspace(single, 1).to_state_dicts(single)[0], "relu")
+    assert not report.in_domain and report.reason == "depth 1 layers (trained on 2-5)"
 
 
 def test_a_metanet_trained_on_canonical_forms_canonicalizes_what_it_reads(tmp_path, write_zoo):
@@ -231,3 +239,133 @@ def test_a_metanet_trained_on_canonical_forms_canonicalizes_what_it_reads(tmp_pa
     expected = task(ws_in).reshape(-1)  # what the trained task predicts
     got = metanet.predict(zoo.weightspace(picked).to_state_dicts(spec))
     assert got == pytest.approx(expected.tolist(), abs=1e-5)
+
+
+def _two_activation_metanet(trained, tmp_path):
+    """The trained gnn saved as a metanet file that says it was trained on relu and tanh."""
+    metanet = load_pretrained(trained[0])
+    meta = {**metanet.meta, "domain": {**metanet.meta["domain"], "activations": ["relu", "tanh"]}}
+    return save_pretrained(metanet.model, meta, tmp_path / "two")[1]
+
+
+def test_predict_reads_the_activation_from_the_file_or_refuses(trained, tmp_path, capsys):
+    """No silent default: recorded (safetensors metadata, checkpoint hyperparameters) or --activation."""
+    metanet = _two_activation_metanet(trained, tmp_path)
+    spec = mlp_spec((4, 6, 5, 3))
+    state = random_weightspace(spec, 1, seed=0).to_state_dicts(spec)[0]
+    recorded = tmp_path / "tanh.safetensors"
+    save_state_dict(state, recorded, activation="tanh")
+    hparams = tmp_path / "hparams.pt"
+    torch.save({"state_dict": state, "hyper_parameters": {"activation": "tanh"}}, hparams)
+    plain = tmp_path / "plain.pt"
+    torch.save(state, plain)
+    code, out, _ = _cli(capsys, "predict", "--checkpoint", str(metanet), str(recorded),
+                        str(hparams), "--json")  # fmt: skip
+    rows = json.loads(out)
+    assert code == 0 and [r["activation"] for r in rows] == ["tanh", "tanh"]
+    assert rows[0]["architecture"] == "mlp 4-6-5-3 tanh"
+    assert [layer["activation"] for layer in rows[0]["spec"]["layers"]] == [
+        "tanh",
+        "tanh",
+        "identity",
+    ]
+    assert rows[0]["prediction"] == pytest.approx(rows[1]["prediction"], abs=1e-7)
+    code, out, err = _cli(capsys, "predict", "--checkpoint", str(metanet), str(plain))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"{plain}: the hidden activation is not recorded in the file and two was trained on " \
+        "relu, tanh: give it with --activation" in err  # fmt: skip
+    code, out, _ = _cli(capsys, "predict", "--checkpoint", str(metanet), str(plain),
+                        "--activation", "relu", "--json")  # fmt: skip
+    as_relu = json.loads(out)[0]
+    assert code == 0 and as_relu["activation"] == "relu"
+    assert as_relu["prediction"] != pytest.approx(rows[0]["prediction"], abs=1e-6)
+    code, _, err = _cli(capsys, "predict", "--checkpoint", str(metanet), str(recorded),
+                        "--activation", "relu")  # fmt: skip
+    assert code == 2 and "tanh.safetensors: the file records activation tanh, but --activation " \
+        "says relu" in err  # fmt: skip
+
+
+def _domain_case(tmp_path, name, sizes, scale=1.0, activation="relu"):
+    spec = mlp_spec(sizes)
+    state = random_weightspace(spec, 1, seed=0).to_state_dicts(spec)[0]
+    path = tmp_path / name
+    save_state_dict({k: v * scale for k, v in state.items()}, path, activation=activation)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("sizes", "scale", "activation", "reason"),
+    [
+        ((4, 3), 1.0, "relu", "depth 1 layers (trained on 2-3)"),
+        ((4, 9, 3), 1.0, "relu", "hidden width 9 (trained on 5-7)"),
+        ((4, 6, 5, 3), 1.0, "tanh", "activation tanh (trained on relu)"),
+        ((4, 6, 5, 3), 1e3, "relu", "neuron weight norm "),
+    ],
+    ids=["depth", "width", "activation", "weight-norm"],
+)
+def test_networks_outside_the_training_domain_are_flagged_and_warned_about(
+    trained, tmp_path, capsys, sizes, scale, activation, reason
+):
+    ckpt, datamodule, _ = trained
+    _, _, (inside, *_) = _networks(datamodule)
+    save_state_dict(inside, tmp_path / "inside.safetensors", activation="relu")
+    outside = _domain_case(tmp_path, "outside.safetensors", sizes, scale, activation)
+    files = [str(tmp_path / "inside.safetensors"), str(outside)]
+    code, out, err = _cli(capsys, "predict", "--checkpoint", str(ckpt), *files, "--json")
+    rows = json.loads(out)
+    assert code == 0 and [r["in_domain"] for r in rows] == [True, False]
+    assert rows[0]["reason"] is None and reason in rows[1]["reason"]
+    assert all(0 < r["prediction"] < 1 for r in rows)
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("weightnet: warning: 1 of 2 networks lie ")
+    assert f"{outside}: {rows[1]['reason']}" in lines[0]
+    code, out, err = _cli(capsys, "predict", "--checkpoint", str(ckpt), *files)
+    assert code == 0 and out.splitlines()[1].endswith("(outside the training domain)")
+
+
+def test_predict_folds_the_input_scale_into_the_first_layer(trained, tmp_path, capsys):
+    """--input-scale raw: the prediction of the network in the metanet's own frame (x/16)."""
+    metanet = load_pretrained(trained[0])
+    meta = {**metanet.meta, "reads": {**metanet.meta["reads"], "input_scale": 1 / 16}}
+    _, path = save_pretrained(metanet.model, meta, tmp_path / "framed")
+    spec = mlp_spec((4, 6, 5, 3))
+    raw_state = random_weightspace(spec, 1, seed=0).to_state_dicts(spec)[0]
+    raw = tmp_path / "raw.safetensors"
+    save_state_dict(raw_state, raw, activation="relu")
+    folded = {**raw_state, "net.0.weight": raw_state["net.0.weight"] * 16}
+    save_state_dict(folded, tmp_path / "folded.safetensors", activation="relu")
+    code, out, _ = _cli(capsys, "predict", "--checkpoint", str(path), str(raw),
+                        "--input-scale", "raw", "--json")  # fmt: skip
+    row = json.loads(out)[0]
+    code2, out2, _ = _cli(capsys, "predict", "--checkpoint", str(path),
+                          str(tmp_path / "folded.safetensors"), "--json")  # fmt: skip
+    assert code == code2 == 0 and row["input_scale"] == "raw"
+    assert json.loads(out2)[0]["input_scale"] == "x/16"
+    assert row["prediction"] == pytest.approx(json.loads(out2)[0]["prediction"], abs=1e-6)
+    code, _, err = _cli(capsys, "predict", "--checkpoint", str(trained[0]), str(raw),
+                        "--input-scale", "raw")  # fmt: skip
+    assert code == 2 and "does not record the input frame of its networks" in err
+
+
+def test_a_miniature_build_records_its_domain_and_input_frame(tmp_path, monkeypatch):
+    """build_pretrained on a tiny digits-mlp-wide zoo: the files it writes predict, and say
+    which networks the metanet saw (domain) and in which input frame (x/16)."""
+    from dataclasses import replace
+
+    import weightnet.pretrained as pretrained
+    from weightnet.pretrained import RECIPES, build_pretrained
+
+    mini = replace(RECIPES["digits-mlp-wide"], name="mini", num_models=45, zoo_steps=12,
+                   checkpoint_steps=(0, 12), epochs=1, batch_size=16)  # fmt: skip
+    monkeypatch.setitem(pretrained.RECIPES, "mini", mini)
+    weights, description = build_pretrained("mini", tmp_path / "out", tmp_path / "zoo")
+    meta = json.loads(description.read_text())
+    assert meta["reads"]["input_scale"] == 0.0625
+    assert meta["domain"]["depths"] == [2, 4] and meta["domain"]["activations"] == ["relu", "tanh"]
+    low, high = meta["domain"]["weight_norm"]
+    assert 0 < low < high
+    metanet = load_pretrained(weights)
+    spec = mlp_spec((64, 20, 10))
+    state = random_weightspace(spec, 1, seed=0).to_state_dicts(spec)[0]
+    assert 0 < metanet.predict([state], activation="tanh")[0] < 1
+    assert metanet.examine(state, "tanh").in_domain

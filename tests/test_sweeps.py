@@ -157,3 +157,6 @@ def test_optional_extras_are_declared():
     ]
     assert any(d.startswith("hydra-optuna-sweeper") for d in extras["sweep"])
     assert any(d.startswith("hydra-submitit-launcher") for d in extras["cluster"])
+    # [dev] (the README's set-up, CI) installs both: their tests run, none is skipped
+    assert any(d.startswith("hydra-optuna-sweeper") for d in extras["dev"])
+    assert any(d.startswith("hydra-submitit-launcher") for d in extras["dev"])

@@ -87,11 +87,20 @@ def test_train_py_writes_results_json(zoo, tmp_path):
     results = json.loads((run_dir / "results.json").read_text())
     assert set(results) == {
         "task", "model", "data", "seed", "test", "best_checkpoint", "fit_seconds",
-        "train_samples_per_second",
+        "train_samples_per_second", "data_config", "test_networks", "test_ci95",
     }  # fmt: skip
+    # "data": the zoo's own name, since data.path is not the config's built-in zoo
     assert (results["task"], results["model"], results["data"], results["seed"]) == (
-        "generalization", "statnn", "digits_mlp", 0,
+        "generalization", "statnn", "zoo", 0,
     )  # fmt: skip
+    assert results["data_config"] == "digits_mlp" and results["test_networks"] == 3
+    low, high = results["test_ci95"]["test/kendall_tau"]
+    assert -1 <= low <= high <= 1
+    warning = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    assert warning == [
+        "warning: the test split has 3 networks (under 30): its metrics are noisy; see "
+        "test_ci95 in results.json"
+    ]
     assert all(isinstance(v, float) for v in results["test"].values())
     assert {"test/kendall_tau", "test/r2"} <= set(results["test"])
     assert isinstance(results["fit_seconds"], float) and results["fit_seconds"] > 0
@@ -120,3 +129,27 @@ def test_bad_override_is_one_line_without_traceback(tmp_path):
 def test_missing_zoo_is_one_line_without_traceback(tmp_path):
     proc = _run("task=generalization", "data.path=/no/such/zoo", f"hydra.run.dir={tmp_path}")
     _assert_one_line_error(proc, "/no/such/zoo: no such zoo folder", tmp_path)
+
+
+def test_help_is_a_short_summary_and_the_full_dump_is_one_flag_away():
+    short = _run("--help")
+    assert short.returncode == 0 and short.stderr == ""
+    lines = short.stdout.splitlines()
+    assert len(lines) < 40 and lines[0].startswith("python train.py task=TASK")
+    text = short.stdout
+    for task in TASKS:
+        assert task in text
+    assert all(model in text for model in MODELS)
+    assert (
+        "data.target=COLUMN" in text and "the metrics.csv column to predict [test_accuracy]" in text
+    )
+    assert "trainer.max_epochs=N      training epochs [10]" in text  # generalization's default
+    assert "relative to the working directory" in text and "--help-all" in text
+    editing = _run("task=inr_editing", "--help")
+    assert (
+        "training epochs [5]" in editing.stdout
+        and "the defaults of task=inr_editing" in editing.stdout
+    )
+    full = _run("--help-all")
+    assert full.returncode == 0 and "== Configuration groups ==" in full.stdout
+    assert len(full.stdout.splitlines()) > 80

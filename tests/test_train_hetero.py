@@ -31,7 +31,7 @@ def test_gnn_trains_on_a_mixed_zoo_and_reports_tau_per_architecture(hetero_root,
         tmp_path,
     )
     results = train.train(cfg, *train.build(cfg))
-    assert results["data"] == "digits_mlp_hetero"
+    assert (results["data"], results["data_config"]) == (hetero_root.name, "digits_mlp_hetero")
     keys = set(results["test"])
     assert {
         "test/kendall_tau",

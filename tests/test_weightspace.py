@@ -102,7 +102,9 @@ def test_bad_state_dicts_raise_spec_error():
     sd = {"net.0.weight": torch.zeros(5, 3), "net.0.bias": torch.zeros(5)}
     with pytest.raises(SpecError, match="missing net.2.weight"):
         WeightSpace.from_state_dicts(spec, [sd])
-    with pytest.raises(SpecError, match="has no bias"):
+    with pytest.raises(
+        SpecError, match=r"w.weight \(shape \(2, 2\)\) has no w.bias: weightnet reads linear and"
+    ):
         WeightSpec.from_state_dict({"w.weight": torch.zeros(2, 2)})
     with pytest.raises(SpecError, match="takes 4 inputs"):
         WeightSpec.from_state_dict(
@@ -119,3 +121,20 @@ def test_build_module_rebuilds_the_function():
     for spec in (mlp_spec((4, 6, 3), "tanh"), cnn_spec(), siren_spec()):
         module = build_module(spec)
         assert WeightSpec.from_module(module) == spec
+
+
+def test_extra_entries_are_named_as_extra_entries():
+    sd = {"net.0.weight": torch.zeros(5, 3), "net.0.bias": torch.zeros(5)}
+    with pytest.raises(
+        SpecError,
+        match=r"^unexpected entry loss_weight of shape \(1,\): not the weight of a linear "
+        r"\(2 dims\) or conv2d \(4 dims\) layer",
+    ):
+        WeightSpec.from_state_dict({**sd, "loss_weight": torch.ones(1)})
+    extra = {f"bn.{k}": torch.zeros(5) for k in ("running_mean", "running_var", "a", "b")}
+    with pytest.raises(
+        SpecError,
+        match=r"^unexpected entries bn.running_mean \(5,\), bn.running_var \(5,\), bn.a \(5,\) "
+        r"and 1 more: weightnet reads only the weight and bias of linear and conv layers$",
+    ):
+        WeightSpec.from_state_dict({**sd, **extra})

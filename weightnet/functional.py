@@ -107,7 +107,10 @@ def forward(spec: WeightSpec, ws: WeightSpace, x: Tensor, fast_tanh: bool = Fals
     for layer, weight, bias in zip(spec.layers, ws.weights, ws.biases, strict=True):
         if layer.kind == "linear" and h.ndim == 5:
             h = h.mean(dim=(-2, -1))  # global average pooling: (B, N, C)
-        h = activate(layer_forward(layer, weight[..., 0], bias[..., 0], h), layer, fast_tanh)
+        # squeeze, not [..., 0]: its backward is a view, where select's fills a zero tensor
+        h = activate(
+            layer_forward(layer, weight.squeeze(-1), bias.squeeze(-1), h), layer, fast_tanh
+        )
     if h.ndim == 5:
         h = h.mean(dim=(-2, -1))
     return h

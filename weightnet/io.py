@@ -24,12 +24,16 @@ __all__ = [
     "STATE_DICT_SUFFIXES",
     "atomic_path",
     "check_checkpoint",
+    "load_network",
     "load_state_dict",
     "save_state_dict",
 ]
 
 STATE_DICT_SUFFIXES = (".pt", ".pth", ".safetensors")
 _ORDER_KEY = "weightnet.key_order"
+_ACTIVATION_KEY = "weightnet.activation"
+#: Entries of a checkpoint dict that may record the hidden activation beside its state_dict.
+_HYPERPARAMETER_KEYS = ("hyper_parameters", "hparams", "config")
 
 
 def load_state_dict(
@@ -43,10 +47,29 @@ def load_state_dict(
     returned as they are, under their names.
 
     Raises:
-        WeightnetError: one line naming ``path`` and the problem (missing, wrong
+        WeightnetError: one line naming ``path`` and the problem (missing, a folder, wrong
             extension, unreadable, would execute code, not a dict of tensors, NaN/Inf).
     """
+    return load_network(path, allow_nonfinite=allow_nonfinite, extras=extras)[0]
+
+
+def load_network(
+    path: str | Path, *, allow_nonfinite: bool = False, extras: Collection[str] = ()
+) -> tuple[dict[str, Tensor], str | None]:
+    """A state_dict (as :func:`load_state_dict` reads it) and the activation its file records.
+
+    The hidden activation is recorded by the ``weightnet.activation`` metadata of a
+    ``.safetensors`` file (:func:`save_state_dict` writes it), or, in a checkpoint dict
+    that holds its state_dict under ``"state_dict"`` / ``"model_state_dict"``, by an
+    ``"activation"`` string beside it or inside its ``"hyper_parameters"``,
+    ``"hparams"`` or ``"config"`` mapping. ``None``: the file does not say.
+
+    Raises:
+        WeightnetError: as :func:`load_state_dict`.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise WeightnetError(f"{path}: is a folder, not a weights file (.pt, .pth, .safetensors)")
     if not path.is_file():
         raise WeightnetError(f"{path}: no such file")
     suffix = path.suffix.lower()
@@ -54,21 +77,26 @@ def load_state_dict(
         raise WeightnetError(
             f"{path}: unsupported extension {suffix!r} (use .pt, .pth or .safetensors)"
         )
+    activation = None
     if suffix == ".safetensors":
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
         try:
-            obj = _in_saved_order(load_file(str(path)), path)
+            obj = load_file(str(path))
+            metadata = _safetensors_metadata(path)
         except (SafetensorError, OSError, ValueError) as err:
             raise WeightnetError(
                 f"{path}: not a readable safetensors file ({_first_line(err)})"
             ) from None
+        obj = _in_saved_order(obj, metadata)
+        activation = metadata.get(_ACTIVATION_KEY)
     else:
         obj = _safe_torch_load(path)
     if isinstance(obj, Mapping):
         for key in ("state_dict", "model_state_dict"):
             if isinstance(obj.get(key), Mapping):
+                activation = _recorded_activation(obj)
                 obj = obj[key]
                 break
     if not isinstance(obj, Mapping) or not obj:
@@ -85,7 +113,16 @@ def load_state_dict(
                 continue
             if value.is_floating_point() and not bool(torch.isfinite(value).all()):
                 raise WeightnetError(f"{path}: {key} contains NaN or Inf values")
-    return state
+    return state, activation
+
+
+def _recorded_activation(checkpoint: Mapping) -> str | None:
+    """The ``"activation"`` string a checkpoint dict records beside its state_dict, if any."""
+    places = [checkpoint, *(checkpoint.get(k) for k in _HYPERPARAMETER_KEYS)]
+    for place in places:
+        if isinstance(place, Mapping) and isinstance(place.get("activation"), str):
+            return place["activation"]
+    return None
 
 
 def check_checkpoint(path: str | Path) -> Path:
@@ -98,6 +135,8 @@ def check_checkpoint(path: str | Path) -> Path:
         WeightnetError: one line naming ``path`` and the problem.
     """
     path = Path(path)
+    if path.is_dir():
+        raise WeightnetError(f"{path}: is a folder, not a checkpoint file")
     if not path.is_file():
         raise WeightnetError(f"{path}: no such checkpoint file")
     _safe_torch_load(path)
@@ -134,8 +173,15 @@ def atomic_path(path: str | Path):
             os.unlink(tmp)
 
 
-def save_state_dict(state_dict: Mapping[str, Tensor], path: str | Path) -> None:
-    """Write ``state_dict`` to ``path`` (format from the extension), atomically."""
+def save_state_dict(
+    state_dict: Mapping[str, Tensor], path: str | Path, activation: str | None = None
+) -> None:
+    """Write ``state_dict`` to ``path`` (format from the extension), atomically.
+
+    A ``.safetensors`` file also records the key order and, when given, the hidden
+    ``activation`` (read back by :func:`load_network`); ``.pt`` / ``.pth`` files hold the
+    plain state_dict only.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in STATE_DICT_SUFFIXES:
@@ -147,21 +193,29 @@ def save_state_dict(state_dict: Mapping[str, Tensor], path: str | Path) -> None:
         if suffix == ".safetensors":
             from safetensors.torch import save_file
 
-            save_file(tensors, str(tmp), metadata={_ORDER_KEY: json.dumps(list(tensors))})
+            metadata = {_ORDER_KEY: json.dumps(list(tensors))}
+            if activation is not None:
+                metadata[_ACTIVATION_KEY] = activation
+            save_file(tensors, str(tmp), metadata=metadata)
         else:
             torch.save(tensors, tmp)
 
 
-def _in_saved_order(tensors: dict[str, Tensor], path: Path) -> dict[str, Tensor]:
+def _safetensors_metadata(path: Path) -> dict[str, str]:
+    """The string metadata of a ``.safetensors`` file (``{}`` if none)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        return dict(fh.metadata() or {})
+
+
+def _in_saved_order(tensors: dict[str, Tensor], metadata: Mapping[str, str]) -> dict[str, Tensor]:
     """Restore the key order (layer order) that safetensors does not keep.
 
     Files written by :func:`save_state_dict` record it in their metadata; for other
     files keys are sorted naturally (``net.2`` before ``net.10``).
     """
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as fh:
-        order = (fh.metadata() or {}).get(_ORDER_KEY)
+    order = metadata.get(_ORDER_KEY)
     keys = json.loads(order) if order else None
     if not keys or sorted(keys) != sorted(tensors):
         keys = sorted(

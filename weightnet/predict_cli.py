@@ -10,7 +10,10 @@ import argparse
 import json
 from pathlib import Path
 
-__all__ = ["register"]
+__all__ = ["ACTIVATION_CHOICES", "register", "chosen_activation"]
+
+#: What ``--activation`` accepts (``predict`` and ``align``).
+ACTIVATION_CHOICES = ("relu", "tanh", "sin", "leaky_relu", "gelu", "sigmoid")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,11 +29,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument(
         "files", nargs="+", metavar="FILE", help="state_dicts (.pt, .pth, .safetensors)"
     )
-    predict.add_argument("--json", action="store_true", help="print a JSON list")
+    predict.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON list: per file its prediction, activation, spec and in_domain",
+    )
     predict.add_argument(
         "--activation",
-        choices=("relu", "tanh", "sin", "leaky_relu", "gelu", "sigmoid"),
-        help="hidden activation of the networks (default: the metanet's first)",
+        choices=ACTIVATION_CHOICES,
+        help="hidden activation of networks whose file does not record it (required then, "
+        "unless the metanet was trained on one activation only)",
+    )
+    predict.add_argument(
+        "--input-scale",
+        metavar="FRAME",
+        help="the inputs the networks were trained on, folded exactly into their first layer: "
+        "x/16 (the digits zoos', the default), raw (pixel values 0-16), standardized "
+        "(StandardScaler on the digits training images), or a number s (s * raw)",
     )
     predict.set_defaults(func=_predict)
     listing = subparsers.add_parser(
@@ -40,29 +55,64 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(func=_list)
 
 
-def _predict(args: argparse.Namespace) -> int:
+def chosen_activation(recorded: str | None, given: str | None) -> str | None:
+    """The activation to read a file with: the one it records, or ``--activation``.
+
+    Raises:
+        WeightnetError: the file records another activation than ``--activation`` says.
+    """
     from weightnet.errors import WeightnetError
-    from weightnet.io import load_state_dict
+
+    if recorded is not None and given is not None and recorded != given:
+        raise WeightnetError(
+            f"the file records activation {recorded}, but --activation says {given}"
+        )
+    return recorded or given
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import sys
+
+    from weightnet.errors import WeightnetError
+    from weightnet.io import load_network
     from weightnet.pretrained import load_pretrained
 
     metanet = load_pretrained(args.checkpoint)
-    states = []
+    states, reports = [], []
     for file in args.files:
-        state = load_state_dict(file)
+        state, recorded = load_network(file)
         try:
-            metanet.spec_of(state, args.activation)
+            if args.input_scale is not None:
+                state = metanet.in_input_frame(state, args.input_scale)
+            reports.append(metanet.examine(state, chosen_activation(recorded, args.activation)))
         except WeightnetError as err:
             raise WeightnetError(f"{file}: {err}") from None
         states.append(state)
-    predictions = metanet.predict(states, args.activation)
+    predictions = metanet.predict(states, [r.activation for r in reports])
+    outside = [(f, r) for f, r in zip(args.files, reports, strict=True) if not r.in_domain]
+    if outside:
+        shown = "; ".join(f"{f}: {r.reason}" for f, r in outside[:3])
+        more = f"; and {len(outside) - 3} more" if len(outside) > 3 else ""
+        print(
+            f"weightnet: warning: {len(outside)} of {len(reports)} networks lie outside "
+            f"{metanet.name}'s training domain, their predictions are extrapolations "
+            f"({shown}{more})",
+            file=sys.stderr,
+        )
     if args.json:
-        pairs = zip(args.files, predictions, strict=True)
-        print(json.dumps([{"file": f, "prediction": p} for f, p in pairs]))
+        rows = zip(args.files, predictions, reports, strict=True)
+        frame = {}
+        if metanet.reads.input_scale == 1 / 16:  # the digits zoos' frame
+            frame = {"input_scale": args.input_scale or "x/16"}
+        print(
+            json.dumps([{"file": f, "prediction": p, **r.to_dict(), **frame} for f, p, r in rows])
+        )
         return 0
     width = max(len(f) for f in args.files)
-    for file, pred in zip(args.files, predictions, strict=True):
+    for file, pred, report in zip(args.files, predictions, reports, strict=True):
         text = f"{pred:.4f}" if isinstance(pred, float) else f"class {pred['class']}"
-        print(f"{file:<{width}}  {text}")
+        flag = "" if report.in_domain else "  (outside the training domain)"
+        print(f"{file:<{width}}  {text}{flag}")
     return 0
 
 

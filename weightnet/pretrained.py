@@ -23,7 +23,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -31,12 +31,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from weightnet.domain import TrainingDomain
 from weightnet.errors import WeightnetError
 from weightnet.weightspace import SpecError, WeightSpace, WeightSpec
 
 __all__ = [
     "FORMAT",
     "RECIPES",
+    "NetworkReport",
     "Pretrained",
     "PretrainedRecipe",
     "build_pretrained",
@@ -59,10 +61,14 @@ class Reads:
         kind: ``"mlp"`` or ``"cnn"`` or ``"siren"``.
         n_in: input features (``None``: any).
         n_out: outputs (``None``: any).
-        activations: hidden-layer activations it was trained on.
+        activations: hidden-layer activations it was trained on (a network of another
+            activation is read, and flagged as outside the training domain).
         max_layers: most layers (weight matrices) it can embed.
         spec: the one architecture it reads (tensor metanets), else ``None``.
         description: one line for people.
+        input_scale: the input frame of the networks it reads: their inputs were the raw
+            digits pixel values times this (``1/16`` for the digits zoos); ``None``: not
+            recorded.
     """
 
     kind: str
@@ -72,6 +78,7 @@ class Reads:
     max_layers: int | None
     spec: WeightSpec | None
     description: str
+    input_scale: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +89,7 @@ class Reads:
             "max_layers": self.max_layers,
             "spec": self.spec.to_dict() if self.spec is not None else None,
             "description": self.description,
+            **({"input_scale": self.input_scale} if self.input_scale is not None else {}),
         }
 
     @classmethod
@@ -95,6 +103,7 @@ class Reads:
             max_layers=data.get("max_layers"),
             spec=WeightSpec.from_dict(spec) if spec else None,
             description=str(data.get("description", "")),
+            input_scale=data.get("input_scale"),
         )
 
     def why_not(self, spec: WeightSpec, name: str) -> str | None:
@@ -112,12 +121,6 @@ class Reads:
             return f"{self.n_in} inputs expected, the network has {spec.layers[0].n_in}"
         if self.n_out is not None and spec.layers[-1].n_out != self.n_out:
             return f"{self.n_out} outputs expected, the network has {spec.layers[-1].n_out}"
-        acts = set(spec.activations[:-1])
-        if self.activations and not acts <= set(self.activations):
-            return (
-                f"activation {'/'.join(sorted(acts))}, but {name} was trained on "
-                f"{'/'.join(self.activations)} (say --activation)"
-            )
         if self.max_layers is not None and len(spec) > self.max_layers:
             return f"{len(spec)} layers, {name} reads at most {self.max_layers}"
         if self.spec is not None and spec.with_activation("relu") != self.spec.with_activation(
@@ -125,6 +128,33 @@ class Reads:
         ):
             return f"architecture {spec.describe()}, but {name} reads {self.spec.describe()} only"
         return None
+
+
+@dataclass(frozen=True)
+class NetworkReport:
+    """How a metanet reads one network.
+
+    Attributes:
+        spec: the architecture used (activations included).
+        activation: the hidden activation used.
+        in_domain: whether the network lies inside the metanet's training domain.
+        reason: why not (``None`` when inside).
+    """
+
+    spec: WeightSpec
+    activation: str
+    in_domain: bool
+    reason: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``activation``, ``architecture``, ``spec``, ``in_domain``, ``reason``."""
+        return {
+            "activation": self.activation,
+            "architecture": self.spec.describe(),
+            "spec": self.spec.to_dict(),
+            "in_domain": self.in_domain,
+            "reason": self.reason,
+        }
 
 
 class Pretrained:
@@ -135,11 +165,16 @@ class Pretrained:
         model: the metanet (eval mode).
         meta: the JSON description (see the module docstring).
         reads: which networks it reads.
+        domain: the ranges of its training networks (:class:`~weightnet.domain.TrainingDomain`).
     """
 
     def __init__(self, name: str, model: nn.Module, meta: dict[str, Any]) -> None:
         self.name, self.model, self.meta = name, model.eval(), meta
         self.reads = Reads.from_dict(meta["reads"])
+        domain = TrainingDomain.from_dict(meta.get("domain"))
+        if domain.activations is None and self.reads.activations:
+            domain = replace(domain, activations=self.reads.activations)
+        self.domain = domain
         norm = meta.get("normalization") or {}
         self._scaling = self._stats = None
         if norm.get("kind") == "fan_in":
@@ -169,37 +204,125 @@ class Pretrained:
         """Whether the model reads parameter graphs (any architecture)."""
         return bool(self.meta["model"].get("graph_input"))
 
+    @property
+    def activations(self) -> tuple[str, ...]:
+        """The hidden activations of its training networks (as far as recorded)."""
+        if self.domain.activations:
+            return self.domain.activations
+        if self.reads.spec is not None:
+            return tuple(sorted(set(self.reads.spec.activations[:-1]))) or ("identity",)
+        return ()
+
+    def activation_for(self, activation: str | None = None) -> str:
+        """The hidden activation to read a state_dict with: ``activation``, or the only one known.
+
+        Raises:
+            WeightnetError: ``activation`` is ``None`` and the metanet was trained on several
+                activations (or does not record which): no silent default.
+        """
+        if activation is not None:
+            return activation
+        known = self.activations
+        if len(known) == 1:
+            return known[0]
+        choices = f"was trained on {', '.join(known)}" if known else "records no activation"
+        raise WeightnetError(
+            f"the hidden activation is not recorded in the file and {self.name} {choices}: "
+            f"give it with --activation (activation= in Python)"
+        )
+
     def spec_of(self, network: Mapping[str, Tensor] | nn.Module, activation: str | None = None):
         """The architecture of one network, checked against what the metanet reads.
 
         Args:
             network: a state_dict or an ``nn.Module``.
-            activation: the hidden activation of a state_dict (default: the first one the
-                metanet was trained on); a module's own activations are read off it.
+            activation: the hidden activation of a state_dict (``None``: the one the metanet
+                was trained on, if it knows only one); a module's own activations are read
+                off it.
 
         Raises:
-            WeightnetError: one line saying why the metanet cannot read it.
+            WeightnetError: one line saying why the metanet cannot read it, or that the
+                activation must be given.
         """
         try:
             if isinstance(network, nn.Module):
                 spec = WeightSpec.from_module(network)
             else:
-                act = activation or (self.reads.activations or ("relu",))[0]
-                spec = WeightSpec.from_state_dict(network, act)
+                spec = WeightSpec.from_state_dict(network, self.activation_for(activation))
         except (SpecError, ValueError) as err:
             raise WeightnetError(f"not a network {self.name} reads ({err})") from None
         why = self.reads.why_not(spec, self.name)
         if why:
             raise WeightnetError(why)
-        return spec
+        return self._with_reference_frequencies(spec)
+
+    def _with_reference_frequencies(self, spec: WeightSpec) -> WeightSpec:
+        """A SIREN read off a state_dict gets the ``w0`` of the one architecture the metanet reads."""
+        ref = self.reads.spec
+        if ref is None or spec.kind != "siren" or len(ref) != len(spec):
+            return spec
+        layers = (replace(a, w0=b.w0) for a, b in zip(spec.layers, ref.layers, strict=True))
+        return WeightSpec(tuple(layers))
+
+    def in_input_frame(self, state_dict: Mapping[str, Tensor], frame: str) -> dict[str, Tensor]:
+        """``state_dict`` of a network trained on ``frame``'s inputs, folded into this metanet's frame.
+
+        The predicted accuracy then refers to the same network (the same function of the
+        images), read in the frame the metanet was trained on
+        (:mod:`weightnet.preprocessing`).
+
+        Args:
+            state_dict: an MLP whose first layer reads the digits' 64 pixels.
+            frame: ``x/16``, ``raw``, ``standardized`` or a number ``s`` (inputs ``s * raw``).
+
+        Raises:
+            WeightnetError: the metanet does not record its input frame, or the network is
+                not an MLP of 64 inputs.
+        """
+        from weightnet.preprocessing import digits_preprocessing, fold_input_affine
+
+        if self.reads.input_scale is None:
+            raise WeightnetError(
+                f"{self.name} does not record the input frame of its networks (no input_scale)"
+            )
+        try:
+            spec = WeightSpec.from_state_dict(state_dict)
+        except SpecError as err:
+            raise WeightnetError(f"not a network {self.name} reads ({err})") from None
+        scale, shift = digits_preprocessing(frame, self.reads.input_scale)
+        return fold_input_affine(state_dict, spec, scale, shift)
+
+    def examine(
+        self, network: Mapping[str, Tensor] | nn.Module, activation: str | None = None
+    ) -> NetworkReport:
+        """The spec and activation a network is read with, and whether it is in the training domain.
+
+        Raises:
+            WeightnetError: as :meth:`spec_of`.
+        """
+        spec = self.spec_of(network, activation)
+        state = network.state_dict() if isinstance(network, nn.Module) else network
+        flat = torch.cat(
+            [torch.as_tensor(state[k]).detach().double().reshape(-1) for k in spec.keys]
+        )
+        reasons = self.domain.why_outside(spec, flat.numpy())
+        return NetworkReport(
+            spec, spec.activations[0], not reasons, "; ".join(reasons) if reasons else None
+        )
 
     @torch.no_grad()
     def predict(
         self,
         networks: Sequence[Mapping[str, Tensor] | nn.Module],
-        activation: str | None = None,
+        activation: str | Sequence[str | None] | None = None,
     ) -> list[float | dict[str, Any]]:
         """Predictions for networks given as state_dicts or modules, in order.
+
+        Args:
+            networks: state_dicts or modules.
+            activation: the hidden activation of the state_dicts: one for all, or one per
+                network; ``None`` only where the metanet knows a single activation (see
+                :meth:`activation_for`). Modules carry their own.
 
         Returns:
             A float per network for regression metanets (e.g. the predicted test
@@ -211,9 +334,11 @@ class Pretrained:
         """
         groups: dict[WeightSpec, list[int]] = {}
         states = []
-        for i, network in enumerate(networks):
+        if activation is None or isinstance(activation, str):
+            activation = [activation] * len(networks)
+        for i, (network, act) in enumerate(zip(networks, activation, strict=True)):
             try:
-                spec = self.spec_of(network, activation)
+                spec = self.spec_of(network, act)
             except WeightnetError as err:
                 raise WeightnetError(f"network {i}: {err}") from None
             state = network.state_dict() if isinstance(network, nn.Module) else network
@@ -365,6 +490,8 @@ def load_pretrained(name_or_path: str | Path) -> Pretrained:
     if path.suffix in (".json", ".safetensors"):
         return _load_pair(path.with_suffix(".json"), path.with_suffix(".safetensors"))
     names = ", ".join(m["name"] for m in list_pretrained()) or "none"
+    if path.is_dir():
+        raise WeightnetError(f"{path}: is a folder, not a metanet (a .json/.safetensors or .ckpt)")
     if not path.exists():
         raise WeightnetError(f"{text}: no such metanet file or shipped metanet (shipped: {names})")
     raise WeightnetError(f"{path}: not a metanet (expected .json/.safetensors or a .ckpt)")
@@ -399,6 +526,8 @@ def _load_pair(description: Path, weights: Path) -> Pretrained:
 
 def _load_checkpoint(path: Path) -> Pretrained:
     """Rebuild a metanet from a ``train.py`` checkpoint (never unpickling objects)."""
+    if path.is_dir():
+        raise WeightnetError(f"{path}: is a folder, not a checkpoint file")
     if not path.is_file():
         raise WeightnetError(f"{path}: no such file")
     try:
@@ -430,6 +559,7 @@ def _load_checkpoint(path: Path) -> Pretrained:
             "target": data.get("target"),
         },
         "reads": _reads_from_data(data, model_meta, spec),
+        "domain": data.get("domain"),
         "normalization": _normalization_meta(data),
         "input": {
             "probe_features": int(data.get("probe_features") or 0),
@@ -554,15 +684,25 @@ class PretrainedRecipe:
         }
 
     def trainer(self, root: str | Path):
-        """A deterministic CPU Lightning trainer for the recipe's epochs, writing under ``root``."""
+        """A deterministic CPU Lightning trainer for the recipe's epochs, writing under ``root``.
+
+        A progress bar on a terminal, else one line per epoch; no noise (see
+        :mod:`weightnet.tasks.console`).
+        """
         import lightning.pytorch as pl
 
+        from weightnet.tasks.console import EpochLines, is_terminal, quiet_lightning
+
+        quiet_lightning()
+        terminal = is_terminal()
         return pl.Trainer(
             max_epochs=self.epochs,
             accelerator="cpu",
             deterministic=True,
             logger=False,
             enable_checkpointing=False,
+            enable_progress_bar=terminal,
+            callbacks=[] if terminal else [EpochLines()],
             default_root_dir=str(root),
         )
 
@@ -585,6 +725,28 @@ RECIPES = {
         seed=0,
         description="predicts the digits test accuracy of any ReLU or tanh MLP with 64 inputs "
         "and 10 outputs (any depth and widths)",
+    ),
+    # the wider predictor of issue 21, not shipped yet: build it with
+    # `python -m weightnet.pretrained build digits-mlp-wide`, then check it with
+    # `python benchmarks/heldout_families.py --metanet digits-mlp-wide`
+    "digits-mlp-wide": PretrainedRecipe(
+        name="digits-mlp-wide",
+        zoo_recipe="digits-mlp-wide",
+        num_models=1200,
+        zoo_steps=2000,  # the recipe's own: untrained to converged
+        checkpoint_steps=(0, 10, 100, 300, 1000, 2000),
+        zoo_folder="data/digits-mlp-wide-1200",
+        model="gnn",
+        model_kwargs={"out_features": 1, "hidden_channels": 32, "num_layers": 3},
+        probe_features=16,
+        epochs=10,
+        batch_size=64,
+        lr=3e-3,
+        seed=0,
+        description="predicts the digits test accuracy of any ReLU or tanh MLP with 64 inputs "
+        "and 10 outputs, trained the ways people train them (PyTorch, Glorot, He, scikit-learn "
+        "or normal initialization, SGD or Adam, untrained to converged), on x/16 inputs (others: "
+        "--input-scale)",
     ),
     "digits-inr": PretrainedRecipe(
         name="digits-inr",
@@ -663,11 +825,13 @@ def build_pretrained(name: str, out: str | Path | None = None, zoo: str | Path |
         "graph_input": True,
     }
     reads = Reads.from_dict(_reads_from_data(data, model_meta, None))
+    reads = replace(reads, input_scale=datamodule.zoos[0].meta["dataset"]["input_scale"])
     meta = {
         "description": recipe.description,
         "model": model_meta,
         "task": {"output": "regression", "target": data["target"]},
         "reads": {**reads.to_dict(), "description": recipe.description},
+        "domain": data["domain"],
         "normalization": _normalization_meta(data),
         "input": {"probe_features": recipe.probe_features, "probe_seed": 0},
         "quality": {

@@ -231,17 +231,30 @@ class WeightSpec:
         for key, value in state_dict.items():
             if not key.endswith("weight"):
                 continue
-            prefix = key[: -len("weight")]
-            bias_key = prefix + "bias"
+            bias_key = key[: -len("weight")] + "bias"
+            shape = tuple(getattr(value, "shape", ()))
+            if len(shape) not in (2, 4):
+                raise SpecError(
+                    f"unexpected entry {key} of shape {shape}: not the weight of a linear "
+                    "(2 dims) or conv2d (4 dims) layer, the only layers weightnet reads"
+                )
             if bias_key not in state_dict:
-                raise SpecError(f"{key} has no bias ({bias_key} missing)")
-            ndim = getattr(value, "ndim", None)
-            if ndim not in (2, 4):
-                raise SpecError(f"{key} has {ndim} dims: only linear (2) and conv2d (4) layers")
-            pairs.append((key, bias_key, tuple(value.shape)))
-        unused = set(state_dict) - {k for p in pairs for k in p[:2]}
+                raise SpecError(
+                    f"{key} (shape {shape}) has no {bias_key}: weightnet reads linear and conv "
+                    "layers with biases"
+                )
+            pairs.append((key, bias_key, shape))
+        used = {k for p in pairs for k in p[:2]}
+        unused = [k for k in state_dict if k not in used]
         if unused:
-            raise SpecError(f"unexpected entries {sorted(unused)[:3]} (only weights and biases)")
+            shown = ", ".join(
+                f"{k} {tuple(getattr(state_dict[k], 'shape', ()))}" for k in unused[:3]
+            )
+            more = f" and {len(unused) - 3} more" if len(unused) > 3 else ""
+            raise SpecError(
+                f"unexpected entries {shown}{more}: weightnet reads only the weight and bias "
+                "of linear and conv layers"
+            )
         if not pairs:
             raise SpecError("no layers found (no '*.weight' entries)")
         layers = []

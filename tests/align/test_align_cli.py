@@ -5,7 +5,7 @@ import torch
 from sklearn.datasets import load_digits
 
 import weightnet.cli
-from weightnet.io import load_state_dict, save_state_dict
+from weightnet.io import load_network, load_state_dict, save_state_dict
 from weightnet.symmetry import permute, sample_permutations
 from weightnet.weightspace import WeightSpace, WeightSpec
 from weightnet.zoo.architectures import CNN, MLP
@@ -94,6 +94,8 @@ def test_other_networks_are_measured_on_gaussian_inputs(tmp_path, capsys):
         str(tmp_path / "b.pt"),
         "--out",
         str(tmp_path / "o.pt"),
+        "--activation",
+        "relu",
     ]
     assert weightnet.cli.main([*argv, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -124,7 +126,7 @@ def test_bad_inputs_end_with_one_line_and_no_output(tmp_path, capsys):
     }
     for name, message in cases.items():
         argv = ["align", str(tmp_path / "ref.pt"), str(tmp_path / name), "--out", str(out)]
-        assert weightnet.cli.main(argv) == 2
+        assert weightnet.cli.main([*argv, "--activation", "relu"]) == 2
         assert message in _one_error_line(capsys)
     base = ["align", str(tmp_path / "ref.pt"), str(tmp_path / "ref.pt")]
     assert weightnet.cli.main([*base, "--out", str(out), "--method", "learned"]) == 2
@@ -132,3 +134,45 @@ def test_bad_inputs_end_with_one_line_and_no_output(tmp_path, capsys):
     assert weightnet.cli.main([*base, "--out", str(tmp_path / "out.txt")]) == 2
     assert "extension" in _one_error_line(capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nan.safetensors", "ref.pt", "wider.pt"]
+
+
+def test_the_activation_comes_from_the_files_or_is_refused(tmp_path, capsys):
+    """No silent ReLU: a tanh pair's barrier is measured with tanh, read from the files."""
+    torch.manual_seed(0)
+    net = MLP([64, 12, 10], "tanh")
+    save_state_dict(net.state_dict(), tmp_path / "ref.safetensors", activation="tanh")
+    _planted_copy(net, tmp_path / "plain.pt")
+    tanh_file = tmp_path / "file.safetensors"
+    save_state_dict(load_state_dict(tmp_path / "plain.pt"), tanh_file, activation="tanh")
+    out = tmp_path / "out.safetensors"
+    base = ["align", str(tmp_path / "ref.safetensors"), str(tanh_file), "--out", str(out)]
+    assert weightnet.cli.main([*base, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["activation"] == "tanh" and report["architecture"] == "mlp 64-12-10 tanh"
+    assert [layer["activation"] for layer in report["spec"]["layers"]] == ["tanh", "identity"]
+    assert load_network(out)[1] == "tanh"  # OUT records it too
+    plain = ["align", str(tmp_path / "ref.safetensors"), str(tmp_path / "plain.pt")]
+    relu_ref = tmp_path / "relu.safetensors"
+    save_state_dict(net.state_dict(), relu_ref, activation="relu")
+    relu = ["align", str(relu_ref), str(tmp_path / "plain.pt"), "--out", str(out), "--json"]
+    assert weightnet.cli.main(relu) == 0  # the same weights read as ReLU networks
+    as_relu = json.loads(capsys.readouterr().out)
+    assert as_relu["activation"] == "relu"
+    assert abs(as_relu["barrier_before"] - report["barrier_before"]) > 1e-3
+    unrecorded = [
+        "align",
+        str(tmp_path / "plain.pt"),
+        str(tmp_path / "plain.pt"),
+        "--out",
+        str(out),
+    ]
+    assert weightnet.cli.main([*base, "--activation", "relu"]) == 2
+    assert "records activation tanh, but --activation says relu" in _one_error_line(capsys)
+    assert weightnet.cli.main(unrecorded) == 2
+    err = _one_error_line(capsys)
+    assert "plain.pt: the hidden activation is not recorded in the files" in err
+    assert "--activation (relu, tanh," in err
+    assert weightnet.cli.main(["align", str(relu_ref), str(tanh_file), "--out", str(out)]) == 2
+    assert "file.safetensors: records activation tanh, " in _one_error_line(capsys)
+    assert weightnet.cli.main([*plain, "--out", str(out), "--json"]) == 0  # one file says tanh
+    assert json.loads(capsys.readouterr().out)["activation"] == "tanh"

@@ -48,7 +48,7 @@ def test_align_method_learned_writes_the_same_function(tmp_path, capsys):
     out = tmp_path / "out.pt"
     argv = ["align", str(tmp_path / "ref.pt"), str(tmp_path / "other.safetensors"), "--out",
             str(out), "--method", "learned", "--checkpoint", str(tmp_path / "al.safetensors"),
-            "--json"]  # fmt: skip
+            "--activation", "relu", "--json"]  # fmt: skip
     assert weightnet.cli.main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["method"] == "learned" and report["max_function_diff"] < 1e-12
@@ -68,7 +68,8 @@ def test_bad_aligners_are_one_line_errors(tmp_path, capsys):
     (tmp_path / "bad.json").write_text("{}")
     (tmp_path / "bad.safetensors").write_bytes(b"not safetensors")
     base = ["align", str(tmp_path / "ref.pt"), str(tmp_path / "ref.pt"), "--out",
-            str(tmp_path / "out.pt"), "--method", "learned", "--checkpoint"]  # fmt: skip
+            str(tmp_path / "out.pt"), "--activation", "relu", "--method", "learned",
+            "--checkpoint"]  # fmt: skip
     cases = {"missing": "no such file", "wrong.json": "differs from", "bad.json": "not a"}
     for name, message in cases.items():
         assert weightnet.cli.main([*base, str(tmp_path / name)]) == 2

@@ -133,7 +133,23 @@ def test_parameter_count_mismatch(zoo_dir, tmp_path):
     with pytest.raises(ZooError, match=r"weights.npy: rows of 51 parameters, layout.csv says 43"):
         open_zoo(zoo_dir)
     shutil.copy(tmp_path / "other" / "layout.csv", zoo_dir / "layout.csv")
-    with pytest.raises(ZooError, match="layout.csv: does not match zoo.json's architecture"):
+    with pytest.raises(
+        ZooError,
+        match=r"layout.csv: does not match zoo.json's architecture: line 2 has net.0.weight "
+        r"\(6, 4\) at 0-24, zoo.json gives net.0.weight \(5, 4\) at 0-20",
+    ):
+        open_zoo(zoo_dir)
+
+
+def test_a_layout_that_differs_in_names_only_says_what_differs(zoo_dir):
+    """The same parameter count, other key names: the message names the first differing row."""
+    text = (zoo_dir / "layout.csv").read_text()
+    (zoo_dir / "layout.csv").write_text(text.replace("net.0.bias", "net.0.b"))
+    with pytest.raises(
+        ZooError,
+        match=r"layout.csv: does not match zoo.json's architecture: line 3 has net.0.b \(5,\) "
+        r"at 20-25, zoo.json gives net.0.bias \(5,\) at 20-25$",
+    ):
         open_zoo(zoo_dir)
 
 

@@ -52,9 +52,10 @@ def test_task_alignment_runs_with_fast_dev_run_and_writes_the_contract_metrics(z
     assert cfg.task._target_ == "weightnet.tasks.AlignmentTask"
     assert cfg.callbacks.model_checkpoint.monitor == "val/barrier"
     results = train.train(cfg, *train.build(cfg))
-    assert (results["task"], results["model"], results["data"]) == (
+    assert (results["task"], results["model"], results["data"], results["data_config"]) == (
         "alignment",
         "aligner",
+        Path(zoo).name,
         "digits_mlp_pairs",
     )
     written = json.loads((tmp_path / "results.json").read_text())

@@ -10,6 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from weightnet.tasks import GeneralizationTask
+from weightnet.tasks.generalization import kendall_tau_interval
 from weightnet.testing import mlp_spec, random_weightspace
 
 
@@ -104,3 +105,28 @@ def test_training_logs_every_split_and_counts_samples():
     assert task.train_samples_seen == 2 * 20
     (test,) = trainer.test(task, dataloaders=_loader(_batches(2, seed=5)), verbose=False)
     assert set(test) == {"test/loss", "test/kendall_tau", "test/r2", "test/mse"}
+
+
+def test_the_bootstrap_interval_of_tau_narrows_with_more_networks():
+    rng = np.random.default_rng(0)
+    targets = rng.uniform(size=400)
+    preds = targets + 0.3 * rng.standard_normal(400)
+    few, many = kendall_tau_interval(preds[:40], targets[:40]), kendall_tau_interval(preds, targets)
+    assert few[0] < kendalltau(preds[:40], targets[:40]).statistic < few[1]
+    assert many[0] < kendalltau(preds, targets).statistic < many[1]
+    assert many[1] - many[0] < 0.6 * (few[1] - few[0])  # about 1/sqrt(10) as wide
+    assert kendall_tau_interval(preds, targets) == many  # seeded
+    assert kendall_tau_interval(targets[:50], targets[:50]) == pytest.approx([1.0, 1.0])
+    assert kendall_tau_interval(np.ones(10), targets[:10]) == [None, None]  # no tau at all
+    assert kendall_tau_interval(preds[:1], targets[:1]) == [None, None]
+
+
+def test_testing_records_the_interval_of_the_test_tau():
+    model = LastBiasLogit()
+    task = _task(model)
+    batches = _batches()
+    _trainer().test(task, _loader(batches), verbose=False)
+    preds = torch.cat([torch.sigmoid(model(ws)[:, 0]) for ws, _ in batches])
+    targets = torch.cat([t for _, t in batches])
+    expected = kendall_tau_interval(preds.numpy(), targets.numpy())
+    assert task.test_intervals == {"test/kendall_tau": pytest.approx(expected)}

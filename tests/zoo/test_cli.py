@@ -96,3 +96,27 @@ def test_info_plot_saves_an_accuracy_histogram(tiny_zoo, tmp_path, capsys):
     assert json.loads(captured.out)["num_rows"] == 36  # stdout stays JSON
     assert f"wrote {out}" in captured.err
     assert out.read_bytes().startswith(b"\x89PNG") and list(out.parent.iterdir()) == [out]
+
+
+def test_a_second_generate_into_the_same_out_is_refused_in_one_line(tmp_path, capsys):
+    """Another process holds the zoo's lock: refused, naming it; nothing of ours is written."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "z"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom weightnet.zoo.writer import writer_lock\n"
+         "with writer_lock(sys.argv[1]):\n    print('locked', flush=True)\n    time.sleep(120)",
+         str(out)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        argv = ["zoo", "generate", "digits-mlp", "--out", str(out), "--num-models", "2"]
+        assert main(argv) == 2
+        err = _one_error_line(capsys)
+        assert f"{out}: being written by pid {holder.pid} on host " in err
+        assert [p.name for p in tmp_path.iterdir()] == [".z.lock"]  # the holder's, only
+    finally:
+        holder.kill()
+        holder.wait()

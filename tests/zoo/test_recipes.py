@@ -202,3 +202,65 @@ def test_generating_a_zoo_leaves_the_global_random_state_alone(tmp_path):
     after = (torch.rand(3), np.random.rand(3), random.random())
     assert torch.equal(after[0], expected[0])
     assert np.array_equal(after[1], expected[1]) and after[2] == expected[2]
+
+
+@pytest.mark.parametrize("zoo_name", ["mlp_zoo", "cnn_zoo"])
+def test_chunks_trained_side_by_side_give_the_same_bytes(zoo_name, request, tmp_path, tiny):
+    """With two torch threads, the chunks (one per activation and optimizer here) train in two
+    worker threads: the bytes stay those of one thread."""
+    recipe, runs, seed = {"mlp_zoo": ("digits-mlp", 10, 3), "cnn_zoo": ("digits-cnn", 6, 1)}[
+        zoo_name
+    ]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        again = generate_zoo(tiny(recipe), tmp_path / "z", runs, seed, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    one_by_one = request.getfixturevalue(zoo_name)
+    for name in ("weights.npy", "metrics.csv"):
+        assert (again / name).read_bytes() == (one_by_one / name).read_bytes()
+
+
+def test_the_initializations_draw_what_their_libraries_draw():
+    from weightnet.zoo.recipes import initial_weights
+
+    spec = WeightSpec.from_dict({"layers": [
+        {"weight_key": "a.weight", "bias_key": "a.bias", "kind": "linear", "shape": [400, 600]},
+        {"weight_key": "b.weight", "bias_key": "b.bias", "kind": "linear", "shape": [10, 400]},
+    ]})  # fmt: skip
+    layout = {name: (start, end) for name, start, end, _, _ in spec.layout()}
+
+    def part(params, name):
+        return params[slice(*layout[name])]
+
+    glorot = math.sqrt(6 / 1000)
+    draws = {kind: initial_weights(spec, kind, 0.1, stream(0, 3, 0)) for kind in
+             ("normal", "pytorch", "glorot", "he", "sklearn")}  # fmt: skip
+    assert abs(part(draws["normal"], "a.weight").std() - 0.1) < 0.002
+    assert np.abs(part(draws["pytorch"], "a.weight")).max() <= 1 / math.sqrt(600)
+    assert np.abs(part(draws["pytorch"], "a.bias")).max() > 0.9 / math.sqrt(600)
+    assert abs(part(draws["glorot"], "a.weight").std() - glorot / math.sqrt(3)) < 0.001
+    assert abs(part(draws["he"], "a.weight").std() - math.sqrt(2 / 600)) < 0.001
+    assert np.abs(part(draws["sklearn"], "a.bias")).max() > 0.9 * glorot
+    for kind in ("normal", "glorot", "he"):
+        assert not part(draws[kind], "a.bias").any()  # zero biases
+
+
+def test_the_wide_recipe_stores_every_frame_folded_into_x16_with_honest_metrics(tmp_path, tiny):
+    """Runs trained on raw or standardized pixels are stored reading x/16: the recorded
+    accuracies are those of the stored networks rebuilt with plain PyTorch on x/16 inputs."""
+    recipe = tiny("digits-mlp-wide", checkpoint_steps=(0, 12), chunk_size=2)
+    out = generate_zoo(recipe, tmp_path / "wide", 24, seed=0, progress=False)
+    frames, inits = set(), set()
+    for folder in sorted(out.iterdir()):
+        rows, results, num_test = _rebuild_and_score(folder)
+        for row, (correct, loss) in zip(rows, results, strict=True):
+            assert float(row["test_accuracy"]) == correct / num_test
+            assert math.isclose(float(row["test_loss"]), loss, abs_tol=1e-4)
+        frames |= {r["config.input_frame"] for r in rows}
+        inits |= {r["config.init"] for r in rows}
+        meta = json.loads((folder / "zoo.json").read_text())
+        assert meta["dataset"]["input_scale"] == 0.0625 and meta["recipe"] == "digits-mlp-wide"
+    assert frames == {"x/16", "raw", "standardized"} and len(inits) >= 4
+    assert len(list(out.iterdir())) == 15

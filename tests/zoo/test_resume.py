@@ -48,7 +48,7 @@ def _kill_after_first_chunk(out) -> int:
 
 
 @pytest.mark.slow
-def test_killed_generation_resumes_to_the_same_bytes(tmp_path, monkeypatch):
+def test_killed_generation_resumes_to_the_same_bytes(tmp_path, monkeypatch, capfd):
     trained = []
     train_chunk = ClassifierRecipe._train_chunk
 
@@ -66,8 +66,13 @@ def test_killed_generation_resumes_to_the_same_bytes(tmp_path, monkeypatch):
     assert not out.exists()  # killed: no half-written zoo
     assert 1 <= stored < num_chunks
     trained.clear()
+    capfd.readouterr()
     generate_zoo(_recipe(), out, NUM_MODELS, SEED, progress=False)
     assert len(trained) == num_chunks - stored  # the stored chunks were not trained again
+    taken_over, resuming = capfd.readouterr().err.splitlines()
+    assert "taking over the lock of pid" in taken_over  # the killed run's
+    assert resuming.startswith(f"resuming: {stored} of {num_chunks} chunks done (")
+    assert resuming.endswith(f" of {NUM_MODELS} runs), from {out.parent / '.resumed.partial'}")
     assert sha256_file(out / "weights.npy") == sha256_file(straight / "weights.npy")
     for name in ("metrics.csv", "layout.csv", "zoo.json"):
         assert (out / name).read_bytes() == (straight / name).read_bytes(), name

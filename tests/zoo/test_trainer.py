@@ -10,7 +10,7 @@ from weightnet.functional import forward
 from weightnet.testing import mlp_spec
 from weightnet.weightspace import WeightSpace
 from weightnet.zoo.optim import VectorizedOptimizer
-from weightnet.zoo.trainer import chunk_runs, train_networks
+from weightnet.zoo.trainer import chunk_runs, in_parallel, train_networks
 
 
 def _data(spec, batch, seed):
@@ -80,3 +80,23 @@ def test_chunk_runs_groups_and_bounds():
     assert sorted(np.concatenate(chunks).tolist()) == list(range(7))
     with pytest.raises(ValueError):
         chunk_runs(keys, 0)
+
+
+def test_in_parallel_keeps_the_order_and_restores_torch_threads():
+    import threading
+
+    seen_threads = []
+
+    def work(item):
+        seen_threads.append((threading.current_thread().name, torch.get_num_threads()))
+        return item * item
+
+    before = torch.get_num_threads()
+    assert list(in_parallel(work, range(7), workers=3)) == [i * i for i in range(7)]
+    assert torch.get_num_threads() == before
+    assert all(name.startswith("weightnet-chunk") and n == 1 for name, n in seen_threads)
+    assert list(in_parallel(work, range(3), workers=1)) == [0, 1, 4]  # in this thread
+    assert seen_threads[-1][0] == threading.current_thread().name
+    with pytest.raises(ZeroDivisionError):
+        list(in_parallel(lambda i: 1 // (i - 2), range(5), workers=2))
+    assert torch.get_num_threads() == before

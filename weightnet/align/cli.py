@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from weightnet.predict_cli import ACTIVATION_CHOICES
+
 __all__ = ["register"]
 
 METHODS = ("weight-matching", "sort", "learned")
@@ -40,7 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="how to find the permutation (default weight-matching; see above)",
     )
     parser.add_argument(
-        "--activation", default="relu", help="hidden activation of both networks (default relu)"
+        "--activation",
+        choices=ACTIVATION_CHOICES,
+        help="hidden activation of both networks, required unless a file records it (the "
+        "barrier and the function check run the networks with it)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the layer order and inputs")
     parser.add_argument(
@@ -63,6 +68,31 @@ def _spec(state_dict, path, activation):
         return WeightSpec.from_state_dict(state_dict, activation)
     except SpecError as err:
         raise WeightnetError(f"{path}: {err}") from None
+
+
+def _activation(args, ref_activation, file_activation):
+    """The hidden activation of both networks: recorded in their files or ``--activation``."""
+    from weightnet.errors import WeightnetError
+    from weightnet.predict_cli import chosen_activation
+
+    chosen = {}
+    for path, recorded in ((args.reference, ref_activation), (args.file, file_activation)):
+        try:
+            chosen[path] = chosen_activation(recorded, args.activation)
+        except WeightnetError as err:
+            raise WeightnetError(f"{path}: {err}") from None
+    found = {a for a in chosen.values() if a is not None}
+    if len(found) > 1:
+        raise WeightnetError(
+            f"{args.file}: records activation {chosen[args.file]}, {args.reference} "
+            f"records {chosen[args.reference]}"
+        )
+    if not found:
+        raise WeightnetError(
+            f"{args.file}: the hidden activation is not recorded in the files; give it with "
+            f"--activation ({', '.join(ACTIVATION_CHOICES)})"
+        )
+    return found.pop()
 
 
 def _evaluation_data(spec, reference, seed):
@@ -103,16 +133,17 @@ def run(args: argparse.Namespace) -> int:
     from weightnet.align.matching import rank_matching, weight_matching
     from weightnet.errors import WeightnetError
     from weightnet.functional import forward
-    from weightnet.io import STATE_DICT_SUFFIXES, load_state_dict, save_state_dict
+    from weightnet.io import STATE_DICT_SUFFIXES, load_network, save_state_dict
     from weightnet.weightspace import WeightSpace
 
     if args.method == "learned" and not args.checkpoint:
         raise WeightnetError("--method learned needs --checkpoint PATH (a trained aligner)")
     if Path(args.out).suffix.lower() not in STATE_DICT_SUFFIXES:
         raise WeightnetError(f"{args.out}: OUT needs a .pt, .pth or .safetensors extension")
-    ref_sd, file_sd = load_state_dict(args.reference), load_state_dict(args.file)
-    ref_spec = _spec(ref_sd, args.reference, args.activation)
-    spec = _spec(file_sd, args.file, args.activation)
+    (ref_sd, ref_act), (file_sd, file_act) = map(load_network, (args.reference, args.file))
+    activation = _activation(args, ref_act, file_act)
+    ref_spec = _spec(ref_sd, args.reference, activation)
+    spec = _spec(file_sd, args.file, activation)
     if [layer.shape for layer in ref_spec.layers] != [layer.shape for layer in spec.layers]:
         raise WeightnetError(
             f"{args.file}: architecture {spec.describe()} does not match "
@@ -140,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         .abs()
         .max()
     )
-    save_state_dict(result.aligned.to_state_dicts(spec)[0], args.out)
+    save_state_dict(result.aligned.to_state_dicts(spec)[0], args.out, activation=activation)
 
     report = {
         "method": args.method,
@@ -148,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
         "file": str(args.file),
         "out": str(args.out),
         "architecture": spec.describe(),
+        "activation": activation,
+        "spec": spec.to_dict(),
         "data": data,
         "loss": loss,
         "barrier_before": float(before.barrier[0]),

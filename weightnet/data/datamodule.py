@@ -336,6 +336,8 @@ class ZooDataModule(pl.LightningDataModule):
             "spec": self.spec.to_dict(),
             "stats": self.stats.to_dict() if self.stats is not None else None,
             "target": self.target,
+            "activations": list(self.train_set.domain.activations),
+            "domain": self.train_set.domain.to_dict(),
             "paths": [str(p.resolve()) for p in self.paths],
             "split": list(self.split),
             "split_seed": self.split_seed,

@@ -10,6 +10,7 @@ turns the flat rows of a batch into a normalized, optionally augmented
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ from torch.utils.data import Dataset
 
 from weightnet.data.normalization import WeightStats
 from weightnet.data.zoo import Zoo, ZooError
+from weightnet.domain import TrainingDomain
 from weightnet.weightspace import WeightSpace, WeightSpec
 
 __all__ = ["ZooDataset", "WeightSpaceCollate", "Transform"]
@@ -35,7 +37,8 @@ class ZooDataset(Dataset):
         target: the ``metrics.csv`` column to predict (e.g. ``"test_accuracy"``).
 
     Raises:
-        ZooError: if the zoos differ in architecture or lack the target column.
+        ZooError: if the zoos differ in architecture, or the target column is missing, not
+            numeric or NaN at some of ``rows``.
     """
 
     def __init__(self, zoos: Sequence[Zoo], rows: np.ndarray, target: str) -> None:
@@ -49,20 +52,20 @@ class ZooDataset(Dataset):
                     f"{zoo.path}: architecture {zoo.spec.describe()} differs from "
                     f"{self.zoos[0].path}'s {self.spec.describe()} (one architecture per dataset)"
                 )
-        for zoo in self.zoos:
-            if target not in zoo.metrics:
-                raise ZooError(f"{zoo.path}: metrics.csv has no column {target!r}")
         self.rows = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
         self.target = target
         self.targets = np.empty(len(self.rows), dtype=np.float32)
         for z, zoo in enumerate(self.zoos):
             mask = self.rows[:, 0] == z
-            self.targets[mask] = np.asarray(zoo.metrics[target], dtype=np.float32)[
-                self.rows[mask, 1]
-            ]
+            self.targets[mask] = zoo.target_values(target, self.rows[mask, 1])
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    @cached_property
+    def domain(self) -> TrainingDomain:
+        """The ranges of these networks (what a metanet trained on them has seen)."""
+        return TrainingDomain.from_zoo_rows(self.zoos, self.rows)
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
         """One flat row ``(P,)`` and its target ``()``."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ from weightnet.data.graph_collate import GraphCollate, Group
 from weightnet.data.splits import split_by_group
 from weightnet.data.transforms import RandomPermutation
 from weightnet.data.zoo import Zoo, ZooError, open_zoos
+from weightnet.domain import TrainingDomain
 from weightnet.errors import WeightnetError
 from weightnet.weightspace import WeightSpec
 
@@ -51,9 +53,6 @@ class HeteroZooDataset(Dataset):
 
     def __init__(self, zoos: Sequence[Zoo], rows: np.ndarray, target: str) -> None:
         self.zoos = list(zoos)
-        for zoo in self.zoos:
-            if target not in zoo.metrics:
-                raise ZooError(f"{zoo.path}: metrics.csv has no column {target!r}")
         self.rows = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
         self.target = target
         self.targets = np.empty(len(self.rows), dtype=np.float32)
@@ -61,11 +60,16 @@ class HeteroZooDataset(Dataset):
         for z, zoo in enumerate(self.zoos):
             mask = self.rows[:, 0] == z
             picked = self.rows[mask, 1]
-            self.targets[mask] = np.asarray(zoo.metrics[target], dtype=np.float32)[picked]
+            self.targets[mask] = zoo.target_values(target, picked)
             self.activations[mask] = np.asarray(zoo.activations).astype(str)[picked]
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    @cached_property
+    def domain(self) -> TrainingDomain:
+        """The ranges of these networks (what a metanet trained on them has seen)."""
+        return TrainingDomain.from_zoo_rows(self.zoos, self.rows)
 
     def __getitem__(self, index: int) -> list[Group]:
         return self.__getitems__([index])
@@ -221,6 +225,7 @@ class HeteroZooDataModule(ZooDataModule):
             "specs": [spec.to_dict() for spec in self.specs],
             "group_names": list(self.group_names),
             "activations": sorted({str(a) for zoo in self.zoos for a in zoo.activations}),
+            "domain": self.train_set.domain.to_dict(),
             "scaling": self.scaling.to_dict() if self.scaling is not None else None,
             "probe_features": self.probe_features,
             "probe_seed": self.probe_seed,

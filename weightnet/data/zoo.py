@@ -37,6 +37,10 @@ CLASSIFIER_COLUMNS = (
 )
 
 
+#: ``metrics.csv`` columns that number the rows and runs (never a target).
+_ID_COLUMNS = ("model_id", "run_id")
+
+
 class ZooError(WeightnetError):
     """A zoo folder that is missing, truncated or inconsistent."""
 
@@ -78,6 +82,32 @@ class Zoo:
         if "config.activation" in self.metrics:
             return self.metrics["config.activation"]
         return np.full(len(self), self.spec.activations[0])
+
+    def target_values(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """The ``metrics.csv`` column ``name`` at ``rows``, as float32: what a metanet learns.
+
+        Raises:
+            ZooError: the column is missing, not numeric, or NaN / Inf at some of ``rows``
+                (one line naming the zoo's ``metrics.csv`` and its numeric columns).
+        """
+        path = self.path / "metrics.csv"
+        numeric = [
+            c for c, v in self.metrics.items() if v.dtype.kind in "iuf" and c not in _ID_COLUMNS
+        ]
+        columns = f"its numeric columns: {', '.join(numeric) or 'none'}"
+        if name not in self.metrics:
+            raise ZooError(f"{path}: no column {name!r} (data.target); {columns}")
+        values = self.metrics[name]
+        if values.dtype.kind not in "iuf":
+            raise ZooError(f"{path}: column {name!r} (data.target) is not numeric; {columns}")
+        values = np.asarray(values, dtype=np.float32)
+        if not np.isfinite(values[rows]).all():
+            bad = int((~np.isfinite(values)).sum())
+            raise ZooError(
+                f"{path}: column {name!r} (data.target) is NaN or Inf for {bad} of the zoo's "
+                f"{len(values)} networks (a zoo converted without targets?); {columns}"
+            )
+        return values[rows]
 
     def weightspace(self, indices) -> WeightSpace:
         """The rows ``indices`` (an int, a slice or an index array) as a float32 ``WeightSpace`` (C=1)."""
@@ -202,12 +232,29 @@ def _read_spec(folder: Path, meta: dict) -> WeightSpec:
         (name, start, end, size, tuple(shape)) for name, start, end, size, shape in spec.layout()
     ]
     if layout != expected:
-        total = layout[-1][2] if layout else 0
         raise ZooError(
-            f"{folder / 'layout.csv'}: does not match zoo.json's architecture "
-            f"({len(layout)} rows, {total} parameters; expected {len(expected)} rows, {spec.num_params})"
+            f"{folder / 'layout.csv'}: does not match zoo.json's architecture: "
+            f"{_first_difference(layout, expected)}"
         )
     return spec
+
+
+def _first_difference(layout: list[tuple], expected: list[tuple]) -> str:
+    """Where ``layout.csv``'s rows first differ from the architecture's (what differs)."""
+
+    def row(entry: tuple) -> str:
+        name, start, end, size, shape = entry
+        odd_size = f" of size {size}" if size != end - start else ""
+        return f"{name} {tuple(shape)} at {start}-{end}{odd_size}"
+
+    for line, (got, want) in enumerate(zip(layout, expected, strict=False), start=2):
+        if got != want:
+            return f"line {line} has {row(got)}, zoo.json gives {row(want)}"
+    if len(layout) < len(expected):
+        return f"{len(layout)} rows, zoo.json gives {len(expected)} (next: {row(expected[len(layout)])})"
+    return (
+        f"{len(layout)} rows, zoo.json gives {len(expected)} (extra: {row(layout[len(expected)])})"
+    )
 
 
 def _read_weights(path: Path, num_params: int) -> NpyRows:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -16,11 +18,35 @@ from torchmetrics.regression import KendallRankCorrCoef, R2Score
 from weightnet.tasks.base import MetanetTask, OptimizerFactory, SchedulerFactory
 from weightnet.weightspace import WeightSpace
 
-__all__ = ["GeneralizationTask", "LOSSES"]
+__all__ = ["GeneralizationTask", "LOSSES", "kendall_tau_interval"]
 
 #: Loss names: ``mse`` on the sigmoid output, or ``bce`` (binary cross-entropy with the
 #: accuracy as a soft label, on the logit).
 LOSSES = ("mse", "bce")
+
+
+def kendall_tau_interval(
+    preds: np.ndarray, targets: np.ndarray, resamples: int = 1000, seed: int = 0
+) -> list[float | None]:
+    """Bootstrap 95% percentile interval ``[low, high]`` of Kendall's tau-b over networks.
+
+    The networks are resampled with replacement ``resamples`` times (seeded); a resample
+    whose predictions or targets are all equal has no tau and is left out. ``[None, None]``
+    when no resample has one (e.g. fewer than two networks).
+    """
+    from scipy.stats import ConstantInputWarning, kendalltau
+
+    preds, targets = np.asarray(preds, np.float64), np.asarray(targets, np.float64)
+    if len(preds) < 2:
+        return [None, None]
+    picks = np.random.default_rng(seed).integers(0, len(preds), (resamples, len(preds)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConstantInputWarning)
+        taus = np.array([kendalltau(preds[i], targets[i]).statistic for i in picks])
+    taus = taus[np.isfinite(taus)]
+    if len(taus) == 0:
+        return [None, None]
+    return [float(v) for v in np.percentile(taus, [2.5, 97.5])]
 
 
 class GeneralizationTask(MetanetTask):
@@ -31,6 +57,8 @@ class GeneralizationTask(MetanetTask):
     carry a ``group`` field (graph batches of a mixed zoo, see
     :class:`~weightnet.data.hetero.HeteroZooDataModule`), the test also logs
     ``test/kendall_tau/<name>`` per group (names from the datamodule's ``group_names``).
+    After testing, :attr:`test_intervals` holds a bootstrap 95% interval of the test
+    Kendall tau (:func:`kendall_tau_interval`), which ``train.py`` writes to ``results.json``.
 
     Args:
         model: metanetwork with one output.
@@ -62,6 +90,8 @@ class GeneralizationTask(MetanetTask):
         self.test_targets = CatMetric()
         self.test_groups = CatMetric()
         self._batch_groups: Tensor | None = None
+        #: after testing: a bootstrap 95% interval per metric (``{"test/kendall_tau": [lo, hi]}``)
+        self.test_intervals: dict[str, list[float | None]] = {}
 
     def make_metrics(self) -> MetricCollection:
         return MetricCollection(
@@ -85,18 +115,21 @@ class GeneralizationTask(MetanetTask):
 
     def collect_outputs(self, split: str, preds: Tensor, targets: Tensor) -> None:
         groups = self._batch_groups
-        if split == "test" and (self.predictions_plot or groups is not None):
+        if split == "test":
             self.test_preds.update(preds)
             self.test_targets.update(targets)
             if groups is not None:
                 self.test_groups.update(groups.to(preds.dtype))
 
     def on_test_epoch_end(self) -> None:
-        if not (self.predictions_plot or self.test_groups.update_count):
+        if not self.test_preds.update_count:
             return
         preds, targets = self.test_preds.compute(), self.test_targets.compute()  # (N,) each
         self.test_preds.reset()
         self.test_targets.reset()
+        self.test_intervals = {
+            "test/kendall_tau": kendall_tau_interval(preds.cpu().numpy(), targets.cpu().numpy())
+        }
         if self.test_groups.update_count:
             self._log_group_taus(preds, targets, self.test_groups.compute().long())
             self.test_groups.reset()

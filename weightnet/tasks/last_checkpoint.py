@@ -38,6 +38,6 @@ class LastCheckpoint(Checkpoint):
         if trainer.fast_dev_run:
             return
         tmp = self.path.with_name(f".{self.path.name}.tmp")
-        trainer.save_checkpoint(tmp)  # every process takes part; the first one writes
+        trainer.save_checkpoint(tmp, weights_only=False)  # all processes; the first writes
         if trainer.is_global_zero:
             os.replace(tmp, self.path)

@@ -80,17 +80,24 @@ class ClassificationRuns:
         ``torch.tanh``, so recorded metrics are exactly those of the ``nn.Module``.
         """
         index = self.batch_indices(step)  # (B, batch_size)
-        logits = forward(self.spec, ws, self.inputs[index], fast_tanh=True)  # (B, batch, classes)
+        # index_select copies the same rows as ``inputs[index]``, several times faster
+        x = self.inputs.index_select(0, index.reshape(-1)).view(
+            *index.shape, *self.inputs.shape[1:]
+        )
+        logits = forward(self.spec, ws, x, fast_tanh=True)  # (B, batch, classes)
         return _cross_entropy(logits, self.labels[index]).mean(dim=1)
 
     @torch.no_grad()
-    def evaluate(self, ws: WeightSpace) -> dict[str, np.ndarray]:
+    def evaluate(self, ws: WeightSpace, inputs: Tensor | None = None) -> dict[str, np.ndarray]:
         """``test_accuracy``, ``test_loss``, ``train_accuracy``, ``train_loss``: ``(B,)`` float64.
 
         Test metrics are over the whole test split; train metrics over each run's own subset.
+        ``inputs`` replaces the training inputs (the same images in another frame, for
+        weights folded into it).
         """
-        test_correct, test_loss = self._per_example(ws, self.test_indices)  # (B, n_test)
-        train_correct, train_loss = self._per_example(ws, self.train_indices)  # (B, n_train)
+        inputs = self.inputs if inputs is None else inputs
+        test_correct, test_loss = self._per_example(ws, inputs, self.test_indices)  # (B, n_test)
+        train_correct, train_loss = self._per_example(ws, inputs, self.train_indices)
         member = self.train_member.double()
         count = member.sum(dim=1)
         return {
@@ -100,11 +107,13 @@ class ClassificationRuns:
             "train_loss": ((train_loss * member).sum(dim=1) / count).numpy(),
         }
 
-    def _per_example(self, ws: WeightSpace, indices: Tensor) -> tuple[Tensor, Tensor]:
-        """``(B, n)`` float64 correctness (0/1) and cross-entropy on the examples ``indices``."""
+    def _per_example(
+        self, ws: WeightSpace, inputs: Tensor, indices: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """``(B, n)`` float64 correctness (0/1) and cross-entropy on ``inputs[indices]``."""
         correct, losses = [], []
         for part in indices.split(self.eval_batch):
-            logits = forward(self.spec, ws, self.inputs[part])  # (B, n_part, classes)
+            logits = forward(self.spec, ws, inputs[part])  # (B, n_part, classes)
             labels = self.labels[part].expand(logits.shape[0], -1)  # (B, n_part)
             correct.append((logits.argmax(dim=-1) == labels).double())
             losses.append(_cross_entropy(logits, labels).double())

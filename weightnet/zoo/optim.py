@@ -47,6 +47,7 @@ class VectorizedOptimizer:
         if self.any_adam:
             self.exp_avg = torch.zeros_like(params)
             self.exp_avg_sq = torch.zeros_like(params)
+            self._denom = torch.empty_like(params)  # reused: no (B, P) allocation per step
 
     @torch.no_grad()
     def step(self, grad: Tensor) -> None:
@@ -63,7 +64,7 @@ class VectorizedOptimizer:
         bias2_sqrt = math.sqrt(1.0 - beta2**self.num_steps)
         # lr m / (bias1 (sqrt(v) / bias2_sqrt + eps)) = m / ((sqrt(v) + eps bias2_sqrt) / c),
         # c = lr bias2_sqrt / bias1 per row: two passes fewer than the textbook order
-        denom = self.exp_avg_sq.sqrt().add_(self.eps * bias2_sqrt)  # (B, P)
+        denom = torch.sqrt(self.exp_avg_sq, out=self._denom).add_(self.eps * bias2_sqrt)  # (B, P)
         denom.div_(self.lr * (bias2_sqrt / bias1))
         if self.all_adam:
             self.params.addcdiv_(self.exp_avg, denom, value=-1.0)

@@ -14,6 +14,7 @@ architecture, depth 1-4, widths 8-64).
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -22,10 +23,11 @@ import numpy as np
 import torch
 
 from weightnet.errors import WeightnetError
+from weightnet.preprocessing import digits_preprocessing, fold_input_affine
 from weightnet.weightspace import WeightSpace, WeightSpec
 from weightnet.zoo.architectures import CNN, MLP
 from weightnet.zoo.classification import ClassificationRuns
-from weightnet.zoo.digits import DigitsData, load_digits_data
+from weightnet.zoo.digits import INPUT_SCALE, DigitsData, load_digits_data
 from weightnet.zoo.inr import DIGITS_INR, MNIST_INR, InrRecipe
 from weightnet.zoo.optim import VectorizedOptimizer
 from weightnet.zoo.seeding import (
@@ -37,7 +39,7 @@ from weightnet.zoo.seeding import (
     global_rngs_untouched,
     stream,
 )
-from weightnet.zoo.trainer import chunk_runs, train_networks
+from weightnet.zoo.trainer import chunk_runs, in_parallel, train_networks
 from weightnet.zoo.writer import ChunkStore, ZooWriter, staged_output
 
 _METRICS = ("test_accuracy", "test_loss", "train_accuracy", "train_loss")
@@ -57,7 +59,12 @@ class HyperparameterSpace:
     """Ranges of the per-run hyperparameters (Unterthiner et al. 2020, Table 1, scaled to digits).
 
     ``learning_rate``, ``l2_reg`` and ``init_std`` are log-uniform on their ranges,
-    ``train_fraction`` uniform; ``activation`` and ``optimizer`` uniform choices.
+    ``train_fraction`` uniform; ``activation``, ``optimizer``, ``init`` and ``input_frame``
+    uniform choices. ``init`` (:data:`INITS`) and ``input_frame`` (the inputs a run trains
+    on: ``x/16``, ``raw`` pixels, ``standardized``; its weights are stored folded into
+    ``x/16``, the zoo's frame, see :mod:`weightnet.preprocessing`) are drawn, and become
+    columns, only when they offer more than their default, so the other recipes' zoos keep
+    their bytes.
     """
 
     activations: tuple[str, ...] = ("relu", "tanh")
@@ -66,6 +73,8 @@ class HyperparameterSpace:
     l2_reg: tuple[float, float] = (1e-8, 1e-2)
     init_std: tuple[float, float] = (1e-3, 0.5)
     train_fraction: tuple[float, float] = (0.1, 1.0)
+    inits: tuple[str, ...] = ("normal",)
+    input_frames: tuple[str, ...] = ("x/16",)
 
     def sample(self, rng: np.random.Generator) -> dict[str, str | float]:
         """One run's hyperparameters (the ``config.<name>`` columns, in this order)."""
@@ -73,7 +82,7 @@ class HyperparameterSpace:
         def log_uniform(low: float, high: float) -> float:
             return float(math.exp(rng.uniform(math.log(low), math.log(high))))
 
-        return {
+        config = {
             "activation": str(self.activations[rng.integers(len(self.activations))]),
             "optimizer": str(self.optimizers[rng.integers(len(self.optimizers))]),
             "learning_rate": log_uniform(*self.learning_rate),
@@ -81,6 +90,11 @@ class HyperparameterSpace:
             "init_std": log_uniform(*self.init_std),
             "train_fraction": float(rng.uniform(*self.train_fraction)),
         }
+        if self.inits != ("normal",):
+            config["init"] = str(self.inits[rng.integers(len(self.inits))])
+        if self.input_frames != ("x/16",):
+            config["input_frame"] = str(self.input_frames[rng.integers(len(self.input_frames))])
+        return config
 
 
 def normal_init(spec: WeightSpec, std: float, rng: np.random.Generator) -> np.ndarray:
@@ -90,6 +104,35 @@ def normal_init(spec: WeightSpec, std: float, rng: np.random.Generator) -> np.nd
     for name, start, end, _, _ in spec.layout():
         if name in biases:
             params[start:end] = 0.0
+    return params
+
+
+#: Initializations of :func:`initial_weights` besides ``normal`` (:func:`normal_init`):
+#: PyTorch's ``nn.Linear`` default (weights and biases ``U(+-1/sqrt(fan_in))``), Glorot
+#: uniform (biases zero), He normal (``N(0, 2/fan_in)``, biases zero) and scikit-learn's
+#: ``MLPClassifier`` (weights and biases ``U(+-sqrt(6/(fan_in+fan_out)))``).
+INITS = ("normal", "pytorch", "glorot", "he", "sklearn")
+
+
+def initial_weights(
+    spec: WeightSpec, kind: str, std: float, rng: np.random.Generator
+) -> np.ndarray:
+    """``(P,)`` float32 initial parameters of an MLP drawn the way ``kind`` (:data:`INITS`) does."""
+    if kind == "normal":
+        return normal_init(spec, std, rng)
+    params = np.zeros(spec.num_params, dtype=np.float32)
+    for layer, (_, w0, w1, _, _), (_, b0, b1, _, _) in zip(
+        spec.layers, spec.layout()[0::2], spec.layout()[1::2], strict=True
+    ):
+        fan_in, fan_out = layer.n_in, layer.n_out
+        glorot = math.sqrt(6.0 / (fan_in + fan_out))
+        if kind == "he":
+            params[w0:w1] = rng.standard_normal(w1 - w0) * math.sqrt(2.0 / fan_in)
+            continue
+        bound = 1 / math.sqrt(fan_in) if kind == "pytorch" else glorot
+        params[w0:w1] = rng.uniform(-bound, bound, w1 - w0)
+        if kind in ("pytorch", "sklearn"):
+            params[b0:b1] = rng.uniform(-bound, bound, b1 - b0)
     return params
 
 
@@ -136,22 +179,36 @@ class ClassifierRecipe:
         plans = []
         for a, (arch_name, spec) in enumerate(architectures):
             runs = np.arange(a, num_models, len(architectures))
-            keys = [(configs[r]["activation"], configs[r]["optimizer"]) for r in runs]
+            keys = [
+                (configs[r]["activation"], configs[r]["optimizer"], configs[r].get("input_frame"))
+                for r in runs
+            ]  # one chunk: one activation, optimizer and input frame
             plans.append(
                 (arch_name, spec, runs, [runs[c] for c in chunk_runs(keys, self.chunk_size)])
             )
         total = sum(len(chunks) for *_, chunks in plans) * self.num_steps
         store = ChunkStore(folder)
-        with tqdm(total=total, desc=f"zoo {self.name}", unit="step", disable=not progress) as bar:
+        store.announce_resume(
+            {
+                f"{name}-{c}": len(chunk)
+                for name, _, _, chunks in plans
+                for c, chunk in enumerate(chunks)
+            }
+        )
+        # disable=None: a bar on a terminal only (a log file gets no redraws)
+        disable = None if progress else True
+        workers = torch.get_num_threads()  # chunks side by side, one thread each
+        with tqdm(total=total, desc=f"zoo {self.name}", unit="step", disable=disable) as bar:
             for arch_name, spec, runs, chunks in plans:
                 out = folder / arch_name if self.one_folder_per_architecture else folder
                 out.mkdir(exist_ok=True)
-                trained = (
-                    self._trained_chunk(
-                        store, f"{arch_name}-{c}", spec, chunk, configs, data, seed, bar
-                    )
-                    for c, chunk in enumerate(chunks)
-                )
+
+                def train(numbered, arch_name=arch_name, spec=spec):
+                    c, chunk = numbered
+                    name = f"{arch_name}-{c}"
+                    return self._trained_chunk(store, name, spec, chunk, configs, data, seed, bar)
+
+                trained = in_parallel(train, enumerate(chunks), workers)
                 self._write_architecture(out, spec, runs, chunks, trained, configs, data, seed)
         store.clear()
 
@@ -233,7 +290,10 @@ class ClassifierRecipe:
         """
         chunk_configs = [configs[r] for r in chunk]
         chunk_spec = spec.with_activation(chunk_configs[0]["activation"])
-        inputs = torch.from_numpy(data.images.reshape(-1, *self.input_shape))  # (1797, *in)
+        zoo_inputs = torch.from_numpy(data.images.reshape(-1, *self.input_shape))  # (1797, *in)
+        frame = chunk_configs[0].get("input_frame", "x/16")
+        scale, shift = (v.float() for v in digits_preprocessing(frame, INPUT_SCALE))
+        inputs = zoo_inputs if frame == "x/16" else zoo_inputs * scale + shift  # the run's own
         subsets = [
             training_subset(data.train_indices, c["train_fraction"], stream(seed, SUBSET, r))
             for r, c in zip(chunk, chunk_configs, strict=True)
@@ -248,7 +308,7 @@ class ClassifierRecipe:
             self.batch_size,
         )
         inits = [
-            normal_init(spec, c["init_std"], stream(seed, INIT, r))
+            initial_weights(spec, c.get("init", "normal"), c["init_std"], stream(seed, INIT, r))
             for r, c in zip(chunk, chunk_configs, strict=True)
         ]
         optimizer = VectorizedOptimizer(
@@ -260,7 +320,9 @@ class ClassifierRecipe:
         checkpoints = []
 
         def record(step: int, values: torch.Tensor) -> None:
-            evaluation = task.evaluate(WeightSpace.from_flat(chunk_spec, values))
+            if frame != "x/16":  # stored, and evaluated, folded into the zoo's frame
+                values = _folded_rows(chunk_spec, values, scale, shift)
+            evaluation = task.evaluate(WeightSpace.from_flat(chunk_spec, values), zoo_inputs)
             checkpoints.append((step, values.numpy(), evaluation))
 
         train_networks(
@@ -284,6 +346,13 @@ class ClassifierRecipe:
             },
             "dataset": data.dataset_meta(self.input_shape),
         }
+
+
+def _folded_rows(spec: WeightSpec, rows: torch.Tensor, scale, shift) -> torch.Tensor:
+    """``(B, P)`` rows of networks reading ``scale * x + shift``, folded to read ``x``."""
+    states = WeightSpace.from_flat(spec, rows).to_state_dicts(spec)
+    folded = [fold_input_affine(state, spec, scale, shift) for state in states]
+    return WeightSpace.from_state_dicts(spec, folded).flatten()
 
 
 def training_subset(
@@ -312,17 +381,40 @@ def _digits_cnn(seed: int, num_models: int) -> list[tuple[str, WeightSpec]]:
 HETERO_WIDTHS, HETERO_DEPTHS, HETERO_ARCHITECTURES = (8, 16, 32, 64), (1, 2, 3, 4), 12
 
 
-def _digits_mlp_hetero(seed: int, num_models: int) -> list[tuple[str, WeightSpec]]:
-    """Up to 12 distinct MLPs drawn from ``seed``, depths cycling through 1..4."""
+def _random_mlps(
+    seed: int, count: int, widths: tuple[int, ...], depths: tuple[int, ...]
+) -> list[tuple[str, WeightSpec]]:
+    """``count`` distinct 64-...-10 MLPs drawn from ``seed``, their depths cycling through ``depths``."""
     rng = stream(seed, ARCHITECTURES)
     chosen: list[tuple[int, ...]] = []
-    while len(chosen) < min(num_models, HETERO_ARCHITECTURES):
-        depth = HETERO_DEPTHS[len(chosen) % len(HETERO_DEPTHS)]
-        hidden = tuple(int(w) for w in rng.choice(HETERO_WIDTHS, size=depth))
+    while len(chosen) < count:
+        depth = depths[len(chosen) % len(depths)]
+        hidden = tuple(int(w) for w in rng.choice(widths, size=depth))
         if hidden not in chosen:
             chosen.append(hidden)
     return [_mlp((64, *hidden, 10)) for hidden in chosen]
 
+
+def _digits_mlp_hetero(seed: int, num_models: int) -> list[tuple[str, WeightSpec]]:
+    """Up to 12 distinct MLPs drawn from ``seed``, depths cycling through 1..4."""
+    return _random_mlps(seed, min(num_models, HETERO_ARCHITECTURES), HETERO_WIDTHS, HETERO_DEPTHS)
+
+
+#: Hidden widths and depths of ``digits-mlp-wide``.
+WIDE_WIDTHS, WIDE_DEPTHS, WIDE_ARCHITECTURES = (8, 16, 32, 64, 128), (1, 2, 3), 15
+
+
+def _digits_mlp_wide(seed: int, num_models: int) -> list[tuple[str, WeightSpec]]:
+    """Up to 15 distinct MLPs drawn from ``seed``, 1-3 hidden layers (depths cycling)."""
+    return _random_mlps(seed, min(num_models, WIDE_ARCHITECTURES), WIDE_WIDTHS, WIDE_DEPTHS)
+
+
+#: The networks people train on the digits, for the ``digits-mlp`` predictor: PyTorch,
+#: Glorot, He, scikit-learn and N(0, std^2) initializations, SGD and Adam with weight
+#: decay, from untrained to converged (2,000 steps), on x/16, raw or standardized pixels.
+WIDE_SPACE = HyperparameterSpace(
+    learning_rate=(1e-4, 1e-2), inits=INITS, input_frames=("x/16", "raw", "standardized")
+)
 
 #: The built-in recipes by name.
 RECIPES: dict[str, ClassifierRecipe | InrRecipe] = {
@@ -352,6 +444,18 @@ RECIPES: dict[str, ClassifierRecipe | InrRecipe] = {
             input_shape=(64,),
             one_folder_per_architecture=True,
         ),
+        ClassifierRecipe(
+            "digits-mlp-wide",
+            "MLPs of 1-3 hidden layers of width 8-128, five initializations, SGD/Adam with "
+            "weight decay, 0-2,000 steps, on x/16, raw or standardized pixels (stored in x/16)",
+            default_num_models=3000,
+            architectures=_digits_mlp_wide,
+            input_shape=(64,),
+            one_folder_per_architecture=True,
+            num_steps=2000,
+            checkpoint_steps=(0, 10, 30, 100, 300, 1000, 2000),
+            space=WIDE_SPACE,
+        ),
         DIGITS_INR,
         MNIST_INR,
     )
@@ -376,7 +480,7 @@ def generate_zoo(
             ``None`` for the recipe's default.
         seed: fixes the data split, every hyperparameter, initialization and minibatch:
             the same recipe and seed give byte-identical ``weights.npy``.
-        progress: show a progress bar.
+        progress: show a progress bar (on a terminal; elsewhere one line says what is trained).
 
     Killed midway, it leaves ``.OUT.partial`` beside ``out`` with the chunks it finished;
     the same call (same recipe settings, ``num_models`` and ``seed``) continues from them
@@ -404,5 +508,7 @@ def generate_zoo(
         "settings": {k: v for k, v in settings.items() if not callable(v)},
     }
     with global_rngs_untouched(), staged_output(out, resume_key) as folder:
+        if progress and not sys.stderr.isatty():  # no progress bar: say what takes the time
+            print(f"zoo {chosen.name}: training {num_models} runs into {out}", file=sys.stderr)
         chosen.generate(folder, num_models, seed, progress)
     return out

@@ -14,7 +14,10 @@ anything else with a differentiable per-network loss reuse it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -23,10 +26,12 @@ from torch import Tensor
 from weightnet.weightspace import WeightSpace, WeightSpec
 from weightnet.zoo.optim import VectorizedOptimizer
 
-__all__ = ["LossFn", "chunk_runs", "train_networks"]
+__all__ = ["LossFn", "chunk_runs", "in_parallel", "train_networks"]
 
 #: ``loss_fn(ws, step)``: the ``(B,)`` losses of the networks in ``ws`` at ``step``.
 LossFn = Callable[[WeightSpace, int], Tensor]
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def train_networks(
@@ -97,3 +102,32 @@ def chunk_runs(keys: Sequence[Hashable], chunk_size: int) -> list[np.ndarray]:
         for members in groups.values()
         for start in range(0, len(members), chunk_size)
     ]
+
+
+def in_parallel(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
+    """``fn(item)`` for every item, ``workers`` items at a time, results in ``items`` order.
+
+    For independent chunks of training: each worker thread runs its chunk with torch on
+    one thread, so a chunk computes exactly what it computes alone (the same bytes) while
+    the chunks use all the cores. Small batched products and elementwise ops gain little
+    from torch's own threads; chunks side by side gain nearly a core each. At most
+    ``workers`` results wait at a time; torch's thread count is restored at the end.
+    """
+    items = list(items)
+    if workers <= 1 or len(items) <= 1:
+        yield from map(fn, items)
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="weightnet-chunk")
+    try:
+        pending = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) == workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        torch.set_num_threads(threads)

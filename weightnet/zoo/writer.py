@@ -8,16 +8,26 @@ generation leaves no half-written ``OUT``. Given the arguments that fix the outp
 the sibling is ``.OUT.partial`` and survives a kill: a :class:`ChunkStore` inside it
 keeps every finished chunk of training, and the same command run again continues
 from there (the result is byte-identical to an uninterrupted run).
+
+While a zoo is written, ``.OUT.lock`` beside ``OUT`` is locked (``flock``) and names its
+holder: a second writer of the same ``OUT`` is refused in one line. The kernel releases
+the lock when its holder dies, so a lock left by a killed run is taken over (one line
+says so) and never has to be deleted by hand.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import fcntl
 import hashlib
 import json
+import os
 import shutil
+import socket
+import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -33,6 +43,7 @@ __all__ = [
     "check_output_folder",
     "sha256_file",
     "staged_output",
+    "writer_lock",
 ]
 
 FORMAT_VERSION = 1
@@ -80,10 +91,85 @@ def staged_output(out: str | Path, resume_key: Mapping | None = None) -> Iterato
             call with the same key so that the work continues; removed on other errors.
 
     Raises:
-        WeightnetError: ``out`` not usable, or ``.OUT.partial`` left by a call with a
-            different key (delete it, or rerun with the arguments it names).
+        WeightnetError: ``out`` not usable, another process writing it (see
+            :func:`writer_lock`), or ``.OUT.partial`` left by a call with a different key
+            (delete it, or rerun with the arguments it names).
     """
     out = check_output_folder(out)
+    with writer_lock(out):
+        check_output_folder(out)  # again: another writer may have finished meanwhile
+        with _staged(out, resume_key) as staging:
+            yield staging
+
+
+@contextlib.contextmanager
+def writer_lock(out: str | Path) -> Iterator[None]:
+    """Hold ``.OUT.lock`` beside ``out`` for the block: one writer of ``out`` at a time.
+
+    The lock file records the holder (pid, host, start time). A lock whose holder died
+    is free again (the kernel drops ``flock`` locks of dead processes): it is taken over
+    with one line on stderr.
+
+    Raises:
+        WeightnetError: another process holds the lock (one line naming it), or the
+            folder beside ``out`` is not writable.
+    """
+    out = Path(out)
+    lock = out.parent / f".{out.name}.lock"
+    fd = _acquire(lock, out)
+    try:
+        previous = _holder(fd)
+        if previous:
+            print(
+                f"weightnet: {lock}: taking over the lock of {previous}, which is no longer "
+                "running",
+                file=sys.stderr,
+            )
+        record = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(record).encode(), 0)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)  # before closing: a later writer then locks a new file
+        os.close(fd)
+
+
+def _acquire(lock: Path, out: Path) -> int:
+    """An open descriptor of ``lock`` with an exclusive ``flock`` held on it."""
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise WeightnetError(f"{lock.parent}: cannot write here ({err.strerror})") from err
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd) or "another process"
+            os.close(fd)
+            raise WeightnetError(
+                f"{out}: being written by {holder} (lock {lock}); wait for it to finish or stop it"
+            ) from None
+        try:
+            if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # the holder removed the file as we locked it: lock the new one
+
+
+def _holder(fd: int) -> str | None:
+    """``pid P on host H since T`` from a lock file's record (``None``: empty or unreadable)."""
+    try:
+        record = json.loads(os.pread(fd, 4096, 0) or b"null")
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record["since"]))
+        return f"pid {record['pid']} on host {record['host']} since {since}"
+    except (ValueError, TypeError, KeyError, OSError):
+        return None
+
+
+@contextlib.contextmanager
+def _staged(out: Path, resume_key: Mapping | None) -> Iterator[Path]:
+    """The staging folder of :func:`staged_output`, renamed to ``out`` when the block succeeds."""
     if resume_key is None:
         try:
             staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
@@ -145,6 +231,25 @@ class ChunkStore:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder) / ".chunks"
+
+    def finished(self) -> set[str]:
+        """The names of the chunks already stored."""
+        return {p.stem for p in self.folder.glob("*.npz") if not p.name.endswith(".tmp.npz")}
+
+    def announce_resume(self, runs_per_chunk: Mapping[str, int]) -> None:
+        """One line on stderr if an interrupted generation finished some of these chunks.
+
+        Args:
+            runs_per_chunk: every chunk's name and its number of runs (models).
+        """
+        done = self.finished() & set(runs_per_chunk)
+        if done:
+            runs = sum(runs_per_chunk[name] for name in done)
+            print(
+                f"resuming: {len(done)} of {len(runs_per_chunk)} chunks done ({runs} of "
+                f"{sum(runs_per_chunk.values())} runs), from {self.folder.parent}",
+                file=sys.stderr,
+            )
 
     def load(self, name: str) -> dict[str, np.ndarray] | None:
         """The arrays saved as ``name``, or ``None`` if that chunk is not finished."""

@@ -30,8 +30,9 @@ def _leftovers(folder: Path) -> list[str]:
 def test_convert_then_info(nets, tmp_path, capsys):
     out = tmp_path / "zoo"
     assert (
-        main(["zoo", "convert", "checkpoints", str(nets), "--out", str(out), "--no-progress"]) == 0
-    )
+        main(["zoo", "convert", "checkpoints", str(nets), "--out", str(out), "--no-progress",
+              "--no-targets"]) == 0
+    )  # fmt: skip
     assert f"wrote {out}" in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == [
         "layout.csv", "metrics.csv", "weights.npy", "zoo.json",
@@ -51,6 +52,17 @@ def test_convert_then_info(nets, tmp_path, capsys):
         (["checkpoints", "{src}", "--splits", "x.json"], "--splits does not apply"),
         (["nfn-siren", "{src}", "--split-points", "5"], "--split-points '5'"),
         (["dws-inr", "{src}", "--activation", "tanh"], "--activation does not apply"),
+        (
+            ["checkpoints", "{src}"],
+            "nets: give --targets FILE (a CSV with a file column and "
+            "target columns such as test_accuracy) to train on the zoo, or --no-targets for an "
+            "unlabeled zoo",
+        ),
+        (
+            ["checkpoints", "{src}", "--no-targets", "--targets", "t.csv"],
+            "--targets and --no-targets exclude each other",
+        ),
+        (["cnn-zoo", "{src}", "--no-targets"], "--no-targets does not apply to format 'cnn-zoo'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(nets, tmp_path, capsys, args, message):
@@ -66,7 +78,7 @@ def test_failure_midway_leaves_nothing(nets, tmp_path):
     torch.save({"weight": torch.zeros(3, 4), "bias": torch.zeros(3)}, nets / "net9.pt")
     run = subprocess.run(
         [sys.executable, "-m", "weightnet.cli", "zoo", "convert", "checkpoints", str(nets),
-         "--out", str(tmp_path / "zoo")],
+         "--out", str(tmp_path / "zoo"), "--no-targets"],
         capture_output=True, text=True,
     )  # fmt: skip
     assert run.returncode == 2

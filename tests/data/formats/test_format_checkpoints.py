@@ -60,7 +60,7 @@ def test_weights_function_and_targets(folder, tmp_path):
 
 
 def test_without_targets(folder, tmp_path):
-    out = convert_zoo("checkpoints", folder, tmp_path / "zoo", progress=False)
+    out = convert_zoo("checkpoints", folder, tmp_path / "zoo", no_targets=True, progress=False)
     _, weights, metrics, _ = read_converted(out)
     assert list(metrics[0]) == [
         "model_id", "run_id", "file", "test_accuracy", "test_loss", "train_accuracy",
@@ -73,7 +73,7 @@ def test_without_targets(folder, tmp_path):
 def test_architecture_mismatch_names_the_file(folder, tmp_path):
     save_state_dict(_net(9, hidden=6).state_dict(), folder / "sub" / "c.pth")
     with pytest.raises(WeightnetError, match=r"sub/c\.pth: 0\.weight has shape \(6, 3\)"):
-        convert_zoo("checkpoints", folder, tmp_path / "zoo", progress=False)
+        convert_zoo("checkpoints", folder, tmp_path / "zoo", no_targets=True, progress=False)
     assert not (tmp_path / "zoo").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 

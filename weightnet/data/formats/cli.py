@@ -15,7 +15,8 @@ _EPILOG = """formats:
   dws-inr      DWSNets MNIST / Fashion-MNIST INRs; --splits: the splits JSON (default: *splits*.json
                inside SRC or beside it)
   nfn-siren    NFN SIREN INRs; --prefix, --split-points
-  checkpoints  a folder of .pt/.pth/.safetensors state_dicts; --targets, --activation
+  checkpoints  a folder of .pt/.pth/.safetensors state_dicts; --targets (or --no-targets),
+               --activation
 """
 
 
@@ -33,7 +34,16 @@ def register_convert(zoo_subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("src", metavar="SRC", help="the downloaded (extracted) folder")
     parser.add_argument("--out", required=True, metavar="DIR", help="zoo folder to create")
     parser.add_argument("--splits", metavar="FILE", help="split file (cnn-zoo, dws-inr)")
-    parser.add_argument("--targets", metavar="FILE", help="checkpoints: CSV of per-file targets")
+    parser.add_argument(
+        "--targets",
+        metavar="FILE",
+        help="checkpoints: CSV of per-file targets (a file column, then e.g. test_accuracy)",
+    )
+    parser.add_argument(
+        "--no-targets",
+        action="store_true",
+        help="checkpoints: write an unlabeled zoo (NaN targets: for predict, not for training)",
+    )
     parser.add_argument("--prefix", help="nfn-siren: variant to convert, e.g. randinit_smaller")
     parser.add_argument(
         "--split-points",
@@ -68,6 +78,7 @@ def _run(args: argparse.Namespace) -> int:
         args.out,
         splits=args.splits,
         targets=args.targets,
+        no_targets=args.no_targets,
         prefix=args.prefix,
         split_points=split_points,
         activation=args.activation or "relu",

@@ -36,7 +36,10 @@ def write_converted(source: ConvertedSource, out: str | os.PathLike, progress: b
         writer = ZooWriter(folder, source.spec, source.num_rows)
         written = 0
         with tqdm(
-            total=source.num_rows, unit="nets", desc="converting", disable=not progress
+            total=source.num_rows,
+            unit="nets",
+            desc="converting",
+            disable=None if progress else True,
         ) as bar:
             for chunk in source.weight_chunks():
                 if chunk.ndim != 2 or chunk.shape[1] != num_params:
