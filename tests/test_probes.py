@@ -4,7 +4,7 @@ import torch
 from weightnet.data.dataset import WeightSpaceCollate
 from weightnet.data.normalization import WeightStats
 from weightnet.functional import forward
-from weightnet.probes import ProbeChannels, neuron_activations, probe_inputs
+from weightnet.probes import ProbeChannels, cosine_basis, neuron_activations, probe_inputs
 from weightnet.symmetry import permute, random_symmetry, sample_permutations
 from weightnet.testing import cnn_spec, mlp_spec, random_weightspace, siren_spec
 from weightnet.weightspace import SpecError
@@ -74,3 +74,30 @@ def test_collate_appends_probes_after_normalization():
     assert probed.channels == 4 and plain.channels == 1
     for a, b in zip(probed.tensors(), plain.tensors(), strict=True):
         torch.testing.assert_close(a[..., :1], b)
+
+
+def test_cosine_basis_is_orthogonal_and_lowest_frequency_first():
+    basis = cosine_basis(6, 3)  # (36, 9)
+    gram = basis.T @ basis
+    torch.testing.assert_close(gram, torch.eye(9) / 6, atol=1e-6, rtol=0)
+    images = basis.T.reshape(9, 6, 6)
+    torch.testing.assert_close(images[0], torch.full((6, 6), 1 / 6 / 6**0.5))  # constant
+    assert torch.all(images[1][:, 1:] < images[1][:, :-1])  # u=1: one half-cycle across
+    torch.testing.assert_close(images[3], images[1].T)  # v=1: the same, down
+    with pytest.raises(SpecError, match="4 x 4 coefficients of a 3 x 3 grid"):
+        cosine_basis(3, 4)
+
+
+def test_cosine_channels_are_the_map_coefficients_of_each_neuron():
+    ws = random_weightspace(SIREN, 2)
+    probes = ProbeChannels(9, domain="cosine", grid_size=6)
+    out = probes(ws, ws, SIREN)
+    assert out.channels == 10
+    maps = neuron_activations(SIREN, ws, probe_inputs(SIREN, 36, domain="grid"))  # (B, n, 36)
+    for b, m in zip(out.biases, maps, strict=True):
+        torch.testing.assert_close(b[..., 1:], m @ cosine_basis(6, 3), atol=1e-6, rtol=1e-5)
+    # the output neuron's first coefficient is the mean of the network's image, scaled
+    image = forward(SIREN, ws, probe_inputs(SIREN, 36, domain="grid"))[..., 0]  # (B, 36)
+    torch.testing.assert_close(out.biases[-1][:, 0, 1], image.mean(1) * 6**0.5)  # 36 x 1/(6 sqrt 6)
+    with pytest.raises(SpecError, match="give a square number, not 10"):
+        ProbeChannels(10, domain="cosine")

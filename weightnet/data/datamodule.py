@@ -93,8 +93,11 @@ class ZooDataModule(pl.LightningDataModule):
             the metanet then reads ``1 + probe_features`` channels, see :attr:`model_kwargs`).
             0: off.
         probe_domain: where the probe inputs come from (:func:`weightnet.probes.probe_inputs`;
-            ``"auto"``: uniform coordinates for SIRENs, standard normal otherwise).
+            ``"auto"``: uniform coordinates for SIRENs, standard normal otherwise), or
+            ``"cosine"``: the lowest 2D cosine coefficients of each neuron's map on a
+            ``probe_grid x probe_grid`` grid (image INRs; ``probe_features`` a square).
         probe_seed: seed of the probe inputs.
+        probe_grid: side of the grid of ``"cosine"`` probe features.
 
     After :meth:`setup`: ``spec``, ``stats`` (or ``None``), ``zoos`` and the datasets
     ``train_set``, ``val_set``, ``test_set``.
@@ -122,6 +125,7 @@ class ZooDataModule(pl.LightningDataModule):
         probe_features: int = 0,
         probe_domain: str = "auto",
         probe_seed: int = 0,
+        probe_grid: int = 28,
     ) -> None:
         super().__init__()
         paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
@@ -151,7 +155,9 @@ class ZooDataModule(pl.LightningDataModule):
         self.train_images = None if train_images is None else int(train_images)
         self.mixup = mixup if mixup is not None and mixup.alpha > 0 else None
         self.probes = (
-            ProbeChannels(probe_features, probe_seed, probe_domain) if probe_features else None
+            ProbeChannels(probe_features, probe_seed, probe_domain, probe_grid)
+            if probe_features
+            else None
         )
         if isinstance(transforms, Mapping):
             transforms = [t for t in transforms.values() if t is not None]
