@@ -34,10 +34,12 @@ def test_inr_classification_runs(model, zoo, tmp_path):
     assert (tmp_path / "confusion_matrix.png").stat().st_size > 1000
 
 
+@pytest.mark.parametrize("probes", [0, 4])
 @pytest.mark.parametrize("model", ["editor/dws", "editor/gnn"])
-def test_inr_editing_runs(model, zoo, tmp_path):
+def test_inr_editing_runs(model, probes, zoo, tmp_path):
     overrides = ["task=inr_editing", f"model={model}", f"data.path={zoo}"]
-    cfg = _compose([*overrides, "trainer.fast_dev_run=true", *TINY], tmp_path)
+    extra = [f"data.probe_features={probes}", "data.probe_domain=cosine"]
+    cfg = _compose([*overrides, "trainer.fast_dev_run=true", *extra, *TINY], tmp_path)
     results = train.train(cfg, *train.build(cfg))
     assert results["model"] == model
     assert results["test"]["test/mse_identity"] > 0
@@ -55,12 +57,12 @@ def test_probe_features_train_and_predict_through_one_pipeline(model, zoo, tmp_p
     from weightnet.pretrained import load_pretrained
 
     overrides = ["task=inr_classification", f"model={model}", f"data.path={zoo}"]
-    cfg = _compose([*overrides, "trainer.max_epochs=1", "data.probe_features=5", *TINY], tmp_path)
+    cfg = _compose([*overrides, "trainer.max_epochs=1", "data.probe_features=4", *TINY], tmp_path)
     datamodule, task, trainer = train.build(cfg)
     results = train.train(cfg, datamodule, task, trainer)
-    assert datamodule.model_kwargs == {"in_channels": 6}
+    assert datamodule.model_kwargs == {"in_channels": 5}
     ws, _ = next(iter(datamodule.test_dataloader()))
-    assert ws.channels == 6
+    assert ws.channels == 5
     metanet = load_pretrained(results["best_checkpoint"])
     task.model.load_state_dict(metanet.model.state_dict())
     task.model.eval()

@@ -32,10 +32,10 @@ def _mixed(seed=0):
 
 @pytest.mark.parametrize("spec_name", sorted(SPECS))
 @pytest.mark.parametrize("name", sorted(MODELS))
-@pytest.mark.parametrize("probe", [0, 3])
-def test_invariant_and_sensitive(name, spec_name, probe):
+@pytest.mark.parametrize(("probe", "outputs"), [(0, False), (3, False), (0, True)])
+def test_invariant_and_sensitive(name, spec_name, probe, outputs):
     spec = SPECS[spec_name]
-    model = _model(name, spec, probe_features=probe)
+    model = _model(name, spec, probe_features=probe, output_readout=outputs)
     ws = random_weightspace(spec, 3, seed=1)
     with torch.no_grad():
         out = model(ws)
@@ -142,3 +142,16 @@ def test_bad_inputs():
         GraphNet(None, 1)(to_graph_batch(random_weightspace(SPECS["cnn"], 1), SPECS["cnn"]))
     with pytest.raises(SpecError, match="too large"):
         GraphNet(spec, 1, max_io=2)(ws)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_output_readout_reads_the_output_neurons_in_mixed_batches(name):
+    """The head reads the mean output-neuron state of each graph, whatever its architecture."""
+    mixed = _mixed()
+    model = _model(name, None, output_readout=True, kernel_numel=9)
+    batch = to_graph_batch(mixed, kernel_size=9)
+    with torch.no_grad():
+        out = model(batch)
+        alone = torch.cat([model(to_graph_batch([pair], kernel_size=9)) for pair in mixed])
+    torch.testing.assert_close(out, alone, atol=1e-5, rtol=1e-4)
+    assert model.head[0].in_features == 2 * SMALL["hidden_channels"]

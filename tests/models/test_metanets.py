@@ -45,6 +45,26 @@ def test_invariant_and_sensitive(spec, name):
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
+@pytest.mark.parametrize("name", EQUIVARIANT)
+def test_input_skip_is_invariant_and_reads_the_input(spec, name):
+    """With input_skip the head also reads the pooled input: invariant, and it changes the output."""
+    model = build(name, spec, input_skip=True, in_channels=3)
+    ws = random_weightspace(spec, batch_size=3, channels=3)
+    assert_invariant(model.double(), spec, ws.to(torch.float64), atol=1e-10)
+    assert_sensitive(model.float(), spec, ws, io=True)
+    plain = build(name, spec, in_channels=3)
+    assert model.head.layers[0].in_features == plain.head.layers[0].in_features + (
+        model.input_pool.out_features
+    )
+    with torch.no_grad():  # the skipped part of the head's input is the input's pooling
+        skipped = model.head.layers[0].weight[:, plain.head.layers[0].in_features :]
+        skipped.zero_()
+        without = model(ws)
+        skipped.fill_(0.1)
+        assert (model(ws) - without).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
 def test_flat_mlp_is_not_invariant(spec):
     """Why the permutation augmentation exists: the flat baseline sees the neuron order."""
     model = build("mlp", spec)

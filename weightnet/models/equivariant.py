@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import Tensor, nn
 
 from weightnet.nn.channels import WeightSpaceActivation, WeightSpaceDropout
@@ -85,6 +86,10 @@ class InvariantMetanet(nn.Module):
         head_hidden: width of the head MLP (default ``4 * hidden_channels``).
         head_layers: linear layers in the head MLP.
         activation: nonlinearity of the body.
+        input_skip: the head also reads the invariant pooling of the *input* weight space
+            (as NFN's appended statistics): with fixed io neurons, the input channels of the
+            output neurons (e.g. their probe features, the network's function) reach the
+            head without squeezing through ``hidden_channels``.
 
     Shapes:
         input: ``WeightSpace`` of ``spec`` with ``in_channels`` channels, batch ``B``.
@@ -104,6 +109,7 @@ class InvariantMetanet(nn.Module):
         head_hidden: int | None = None,
         head_layers: int = 2,
         activation: str = "relu",
+        input_skip: bool = False,
     ):
         super().__init__()
         self.spec = spec
@@ -112,8 +118,12 @@ class InvariantMetanet(nn.Module):
             spec, layer, in_channels, hidden_channels, num_layers, dropout, activation
         )
         self.pool = InvariantPool(spec, hidden_channels, fixed_io=fixed_io)
+        self.input_pool = (
+            InvariantPool(spec, in_channels, fixed_io=fixed_io) if input_skip else None
+        )
+        skip_features = self.input_pool.out_features if input_skip else 0
         self.head = MLP(
-            self.pool.out_features,
+            self.pool.out_features + skip_features,
             head_hidden or 4 * hidden_channels,
             out_features,
             head_layers,
@@ -129,4 +139,7 @@ class InvariantMetanet(nn.Module):
         return self.layer(self.spec, self.body.out_channels, out_channels)
 
     def forward(self, ws: WeightSpace) -> Tensor:
-        return self.head(self.pool(self.body(ws)))
+        pooled = self.pool(self.body(ws))  # (B, D)
+        if self.input_pool is not None:
+            pooled = torch.cat([pooled, self.input_pool(ws)], dim=-1)  # (B, D + D_in)
+        return self.head(pooled)

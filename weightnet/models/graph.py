@@ -55,6 +55,9 @@ class GraphMetanet(nn.Module):
         readout: ``"graph"``: ``(B, out_features)``, invariant; ``"weights"``: a
             WeightSpace with ``out_features`` channels, equivariant.
         dropout: dropout before the readout layers.
+        output_readout: with ``readout="graph"``, the head reads the mean of the output
+            neurons' states beside the mean of all nodes' (the output neurons carry the
+            network's function, e.g. their probe features; ScaleGMN reads them too).
 
     Shapes:
         forward: WeightSpace ``(B, ...)`` or a Batch of ``B`` graphs -> ``(B, out_features)``
@@ -76,6 +79,7 @@ class GraphMetanet(nn.Module):
         max_io: int | None = None,
         readout: str = "graph",
         dropout: float = 0.0,
+        output_readout: bool = False,
     ) -> None:
         super().__init__()
         if readout not in READOUTS:
@@ -95,9 +99,11 @@ class GraphMetanet(nn.Module):
         self.io_embed = nn.Embedding(1 + 2 * self.max_io, hidden_channels)  # 0: hidden
         self.layers = nn.ModuleList(self.make_layer(hidden_channels) for _ in range(num_layers))
         self.dropout = nn.Dropout(dropout)
+        self.output_readout = output_readout
         if readout == "graph":
+            pooled = hidden_channels * (2 if output_readout else 1)
             self.head = nn.Sequential(
-                nn.Linear(hidden_channels, hidden_channels),
+                nn.Linear(pooled, hidden_channels),
                 nn.GELU(),
                 nn.Dropout(dropout),
                 nn.Linear(hidden_channels, out_features),
@@ -181,10 +187,11 @@ class GraphMetanet(nn.Module):
         for layer in self.layers:
             nodes, blocks = layer(nodes, blocks, graph)
         if self.readout == "graph":
-            num_graphs = batch.num_graphs
-            counts = torch.bincount(batch.batch, minlength=num_graphs).clamp_min(1)  # (B,)
-            summed = nodes.new_zeros(num_graphs, nodes.shape[-1]).index_add_(0, batch.batch, nodes)
-            pooled = summed / counts.unsqueeze(-1).to(nodes.dtype)  # (B, d): mean over nodes
+            pooled = _graph_mean(nodes, batch.batch, batch.num_graphs)  # (B, d)
+            if self.output_readout:
+                outputs = (batch.io_position >= 0) & (batch.layer_id > 0)  # (N,)
+                mean_out = _graph_mean(nodes[outputs], batch.batch[outputs], batch.num_graphs)
+                pooled = torch.cat([pooled, mean_out], dim=-1)  # (B, 2d)
             return self.head(self.dropout(pooled))
         node_out = self.node_head(self.dropout(nodes))  # (N, out)
         edge_out = self.edge_head(self.dropout(graph.flatten_edges(blocks)))  # (E, K * out)
@@ -196,6 +203,13 @@ class GraphMetanet(nn.Module):
     def extra_repr(self) -> str:
         spec = self.spec.describe() if self.spec is not None else "any"
         return f"spec={spec}, out_features={self.out_features}, readout={self.readout}"
+
+
+def _graph_mean(nodes: Tensor, graph_of_node: Tensor, num_graphs: int) -> Tensor:
+    """``(B, d)``: the mean of each graph's node states (zeros for a graph without nodes)."""
+    counts = torch.bincount(graph_of_node, minlength=num_graphs).clamp_min(1)  # (B,)
+    summed = nodes.new_zeros(num_graphs, nodes.shape[-1]).index_add_(0, graph_of_node, nodes)
+    return summed / counts.unsqueeze(-1).to(nodes.dtype)
 
 
 class GraphNet(GraphMetanet):

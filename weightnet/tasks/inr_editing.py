@@ -94,12 +94,15 @@ class InrEditingTask(MetanetTask):
             self.attach(datamodule.spec, datamodule.stats, datamodule.grid)
 
     def raw(self, ws: WeightSpace) -> WeightSpace:
-        """Undo the datamodule's normalization (identity without statistics)."""
+        """The networks' own raw weights: channel 0 (more channels are read-only probe
+        features), with the datamodule's normalization undone (if any)."""
+        ws = ws if ws.channels == 1 else ws.map(lambda t: t[..., :1])
         return ws if self.stats is None else self.stats.denormalize(ws)
 
     def forward(self, inputs: WeightSpace) -> WeightSpace:
-        """The edited networks' raw weights."""
-        return self.raw(inputs + self.model(inputs))
+        """The edited networks' raw weights (the edit changes channel 0 only)."""
+        weights = inputs if inputs.channels == 1 else inputs.map(lambda t: t[..., :1])
+        return self.raw(weights + self.model(inputs))
 
     def renderings(self, ws: WeightSpace) -> tuple[Tensor, Tensor]:
         """``(B, H, W)`` renderings of the edited and of the unedited networks."""
