@@ -655,9 +655,13 @@ class PretrainedRecipe:
         lr: AdamW learning rate (cosine schedule).
         seed: zoo, split and training seed.
         description: what it reads, for people.
-        task: ``"generalization"`` (a regression metanet over a mixed-architecture zoo) or
-            ``"inr_classification"`` (a classifier of the zoo's INRs, built by
-            :func:`weightnet.pretrained_inr.build_inr_classifier`).
+        task: ``"generalization"`` (a regression metanet over a mixed-architecture zoo),
+            ``"inr_classification"`` (a classifier of the zoo's INRs aligned to the recipe's
+            shared initializations, built by
+            :func:`weightnet.pretrained_inr.build_inr_classifier`) or
+            ``"inr_classification_probes"`` (a classifier of SIRENs from any initialization,
+            reading sign canonical forms and cosine probe features, built by
+            :func:`weightnet.pretrained_inr.build_probe_classifier`).
     """
 
     name: str
@@ -767,6 +771,30 @@ RECIPES = {
         "from other initializations)",
         task="inr_classification",
     ),
+    "mnist-inr": PretrainedRecipe(
+        name="mnist-inr",
+        zoo_recipe="mnist-inr",
+        num_models=20000,
+        zoo_steps=100,  # the recipe's own fit
+        checkpoint_steps=(100,),
+        zoo_folder="data/mnist-inr",  # = conf/data/mnist_inr.yaml's zoo
+        model="dws",
+        model_kwargs={
+            "out_features": 10,
+            "hidden_channels": 16,
+            "num_layers": 3,
+            "input_skip": True,
+        },
+        probe_features=64,
+        epochs=10,
+        batch_size=64,
+        lr=1e-3,
+        seed=0,
+        description="classifies the digit (0-9) drawn by a 2-32-32-1 SIREN (sin(30x)) fitted from "
+        "any initialization, from its sign canonical form and every neuron's cosine probe "
+        "features (invariant to hidden-neuron permutations and sign flips by construction)",
+        task="inr_classification_probes",
+    ),
 }
 
 
@@ -790,11 +818,14 @@ def build_pretrained(name: str, out: str | Path | None = None, zoo: str | Path |
     if name not in RECIPES:
         raise WeightnetError(f"unknown pretrained metanet {name!r} (known: {', '.join(RECIPES)})")
     recipe = RECIPES[name]
-    if recipe.task == "inr_classification":
-        from weightnet.pretrained_inr import build_inr_classifier
+    if recipe.task in ("inr_classification", "inr_classification_probes"):
+        from weightnet.pretrained_inr import build_inr_classifier, build_probe_classifier
 
         folder = Path(out) if out is not None else _shipped_folder()
-        return build_inr_classifier(recipe, folder / name, zoo)
+        build = (
+            build_inr_classifier if recipe.task == "inr_classification" else build_probe_classifier
+        )
+        return build(recipe, folder / name, zoo)
     zoo_path = Path(zoo or recipe.zoo_folder)
     generate = {
         "recipe": recipe.zoo_recipe,

@@ -34,7 +34,15 @@ from torch import Tensor
 
 from weightnet.weightspace import WeightSpace, WeightSpec
 
-__all__ = ["FRESH_SEED", "alignment_references", "build_inr_classifier", "fresh_sirens"]
+__all__ = [
+    "FRESH_SEED",
+    "MNIST_INR_INPUT",
+    "alignment_references",
+    "build_inr_classifier",
+    "build_probe_classifier",
+    "fit_sirens_plainly",
+    "fresh_sirens",
+]
 
 #: Generation seed of the fresh held-out SIRENs (the zoo uses seed 0).
 FRESH_SEED = 1
@@ -192,6 +200,165 @@ def build_inr_classifier(recipe, path: Path, zoo: str | Path | None = None) -> t
         "steps": recipe.zoo_steps,
         "seed": recipe.seed,
         "num_networks": len(rows["train"]),
+        "architectures": [spec.describe()],
+    }
+    meta["training"] = {
+        "epochs": recipe.epochs,
+        "batch_size": recipe.batch_size,
+        "lr": recipe.lr,
+        "rebuild": f"python -m weightnet.pretrained build {recipe.name}",
+    }
+    return save_pretrained(task.model, meta, path)
+
+
+# --------------------------------------------------------------------- mnist-inr
+#: How the shipped ``mnist-inr`` classifier reads a SIREN: its sign canonical form (odd
+#: neurons flipped so that their largest incoming entry is positive) and every neuron's
+#: 8 x 8 lowest cosine coefficients on the 28 x 28 pixel grid.
+MNIST_INR_INPUT = {
+    "canonicalize": {"permutation": False, "scale": False, "sign": True},
+    "probes": {"num_probes": 64, "seed": 0, "domain": "cosine", "grid_size": 28},
+}
+
+
+def fit_sirens_plainly(
+    images: np.ndarray, seed: int, steps: int = 300, lr: float = 1e-3
+) -> list[dict[str, Tensor]]:
+    """SIRENs fitted one image at a time with a plain PyTorch loop, as a user would.
+
+    Each ``2 -> 32 -> 32 -> 1`` SIREN (:class:`weightnet.zoo.architectures.SIREN`, sin(30x))
+    starts from Sitzmann et al.'s initialization (first layer ``U(-1/2, 1/2)``, hidden
+    ``U(-sqrt(6/32)/30, ...)``) with ``torch.nn.Linear``'s default biases, drawn from
+    ``torch.manual_seed(seed + i)``, and is fitted by ``torch.optim.Adam`` on the full
+    28 x 28 grid: a protocol other than the recipe's (zero biases, 100 steps at 5e-3).
+
+    Args:
+        images: ``(B, 28, 28)`` in ``[0, 1]``.
+        seed: first initialization seed.
+        steps: Adam steps per image.
+        lr: Adam's learning rate.
+
+    Returns:
+        One state_dict per image.
+    """
+    from weightnet.inr import InrGrid
+    from weightnet.zoo.architectures import SIREN
+
+    grid = InrGrid(28, 28, 0.5)
+    coords = grid.coordinates()  # (784, 2)
+    states = []
+    for i, image in enumerate(images):
+        torch.manual_seed(seed + i)
+        net = SIREN((2, 32, 32, 1), 30.0)
+        with torch.no_grad():
+            for k, layer in enumerate(net.seq[:-1]):
+                bound = 1 / layer.in_features if k == 0 else (6 / layer.in_features) ** 0.5 / 30
+                layer.weight.uniform_(-bound, bound)
+        target = torch.from_numpy(image).reshape(-1, 1) - grid.output_offset  # (784, 1)
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
+        for _ in range(steps):
+            loss = torch.nn.functional.mse_loss(net(coords), target)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        states.append({k: v.detach().clone() for k, v in net.state_dict().items()})
+    return states
+
+
+def build_probe_classifier(recipe, path: Path, zoo: str | Path | None = None) -> tuple[Path, Path]:
+    """Train the ``mnist-inr`` classifier of ``recipe`` and write ``path.{safetensors,json}``.
+
+    It reads SIRENs from any initialization: the model (``recipe.model``, invariant to
+    hidden-neuron permutations) sees the sign canonical form and the cosine probe features
+    (:data:`MNIST_INR_INPUT`), so the whole predictor is invariant to permutations and sign
+    flips by construction, and its probe features describe the function. Trained on the
+    zoo's training split through :class:`~weightnet.data.datamodule.ZooDataModule` (the
+    pipeline ``weightnet predict`` replays). Quality: the zoo's test split, the same INRs
+    randomly permuted and sign-flipped, and SIRENs of the test images fitted anew with
+    :func:`fit_sirens_plainly`.
+    """
+    import lightning.pytorch as pl
+
+    from weightnet.data.datamodule import ZooDataModule
+    from weightnet.models import MODELS
+    from weightnet.pretrained import Pretrained, _normalization_meta, save_pretrained
+    from weightnet.tasks.inr_classification import InrClassificationTask
+    from weightnet.zoo.inr import mnist_images
+
+    zoo_path = Path(zoo or recipe.zoo_folder)
+    generate = {"recipe": recipe.zoo_recipe, "out": str(zoo_path), "num_models": recipe.num_models}
+    pl.seed_everything(recipe.seed, workers=True)
+    datamodule = ZooDataModule(
+        zoo_path,
+        batch_size=recipe.batch_size,
+        target="label",
+        split_column="split",
+        generate={**generate, "seed": recipe.seed},
+        canonicalize=MNIST_INR_INPUT["canonicalize"],
+        probe_features=MNIST_INR_INPUT["probes"]["num_probes"],
+        probe_domain=MNIST_INR_INPUT["probes"]["domain"],
+        probe_grid=MNIST_INR_INPUT["probes"]["grid_size"],
+    )
+    datamodule.setup("fit")
+    spec = datamodule.spec
+    kwargs = {**recipe.model_kwargs, **datamodule.model_kwargs}
+    model = MODELS[recipe.model](spec, **kwargs)
+    task = InrClassificationTask(
+        model, **recipe.optimizers(), num_classes=10, confusion_matrix=None
+    )
+    with tempfile.TemporaryDirectory() as root:
+        recipe.trainer(root).fit(task, train_dataloaders=datamodule.train_dataloader())
+    data = datamodule.state_dict()
+    meta: dict[str, Any] = {
+        "description": recipe.description,
+        "model": {"class": recipe.model, "kwargs": kwargs, "graph_input": False},
+        "task": {"output": "classification", "target": "label", "classes": list(range(10))},
+        "reads": {
+            "kind": "siren",
+            "n_in": spec.layers[0].n_in,
+            "n_out": spec.layers[-1].n_out,
+            "activations": ["sin"],
+            "max_layers": len(spec),
+            "spec": spec.to_dict(),
+            "description": recipe.description,
+        },
+        "normalization": _normalization_meta(data),
+        "input": {**MNIST_INR_INPUT, "probe_features": 0, "probe_seed": 0},
+    }
+    metanet = Pretrained(path.name, task.model.eval(), meta)
+    zoo = datamodule.zoos[0]
+    test_rows = datamodule.test_set.rows[:, 1]
+    test = zoo.weightspace(test_rows)
+    labels = torch.from_numpy(np.asarray(zoo.metrics["label"])[test_rows].astype(np.int64))
+    test_images = np.asarray(zoo.meta["dataset"]["test_indices"], dtype=np.int64)
+    images, image_labels = mnist_images()
+    fresh = fit_sirens_plainly(images[test_images], seed=FRESH_SEED)
+    fresh_predictions = metanet.predict(fresh)
+    meta["quality"] = {
+        "split": f"test split of the zoo ({len(test_rows)} INRs of {len(test_images)} images "
+        f"never seen in training); acc_fresh_init: one SIREN per test image fitted anew by a "
+        f"plain PyTorch loop (weightnet.pretrained_inr.fit_sirens_plainly, seeds "
+        f"{FRESH_SEED}..{FRESH_SEED + len(test_images) - 1})",
+        "test/acc": _accuracy(metanet, spec, test, labels),
+        "test/acc/permuted_sign_flipped": _accuracy(
+            metanet, spec, _transformed(spec, test, recipe.seed), labels
+        ),
+        "test/acc_fresh_init": float(
+            np.mean(
+                [
+                    p["class"] == y
+                    for p, y in zip(fresh_predictions, image_labels[test_images], strict=True)
+                ]
+            )  # fmt: skip
+        ),
+        "test_image_indices": test_images.tolist(),
+    }
+    meta["training_data"] = {
+        "zoo_recipe": recipe.zoo_recipe,
+        "num_models": recipe.num_models,
+        "steps": recipe.zoo_steps,
+        "seed": recipe.seed,
+        "num_networks": len(datamodule.train_set),
         "architectures": [spec.describe()],
     }
     meta["training"] = {

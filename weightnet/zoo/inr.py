@@ -469,11 +469,19 @@ def _split_positions(count: int, fractions: tuple[float, ...]) -> np.ndarray:
 
 
 def _stratified_split(labels: np.ndarray, fractions: tuple[float, ...]) -> np.ndarray:
-    """``(n,)`` split of each position: every class split by :func:`_split_positions` in turn."""
-    split = np.zeros(len(labels), dtype=np.int64)
+    """``(n,)`` split of each position, the classes taking turns.
+
+    The positions are visited class by class in turn (each class in its given, random,
+    order) and cut into contiguous splits as :func:`_split_positions` does, so every split
+    holds each class in proportion (exactly, when the counts allow: 400 / 50 / 50 of each
+    digit for 5,000 images) and even ten images get a validation and a test image.
+    """
+    rank = np.zeros(len(labels), dtype=np.int64)  # position within the image's class
     for label in np.unique(labels):
-        where = np.flatnonzero(labels == label)  # in the given (random) order
-        split[where] = _split_positions(len(where), fractions)
+        rank[labels == label] = np.arange(np.sum(labels == label))
+    turns = np.lexsort((labels, rank))  # class by class in turn
+    split = np.empty(len(labels), dtype=np.int64)
+    split[turns] = _split_positions(len(labels), fractions)
     return split
 
 
