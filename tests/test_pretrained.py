@@ -226,7 +226,7 @@ def test_a_metanet_trained_on_canonical_forms_canonicalizes_what_it_reads(tmp_pa
     checkpoint, datamodule, task = _train(overrides)
     metanet = load_pretrained(checkpoint)
     assert metanet.meta["input"]["canonicalize"] == dict.fromkeys(
-        ("permutation", "scale", "sign"), True
+        ("permutation", "scale", "sign", "phase"), True
     )
     spec = mlp_spec((4, 6, 5, 3))
     ws = random_weightspace(spec, batch_size=3, seed=1)

@@ -660,7 +660,7 @@ class PretrainedRecipe:
             shared initializations, built by
             :func:`weightnet.pretrained_inr.build_inr_classifier`) or
             ``"inr_classification_probes"`` (a classifier of SIRENs from any initialization,
-            reading sign canonical forms and cosine probe features, built by
+            reading phase and sign canonical forms and cosine probe features, built by
             :func:`weightnet.pretrained_inr.build_probe_classifier`).
     """
 
@@ -705,6 +705,7 @@ class PretrainedRecipe:
             deterministic=True,
             logger=False,
             enable_checkpointing=False,
+            enable_model_summary=False,
             enable_progress_bar=terminal,
             callbacks=[] if terminal else [EpochLines()],
             default_root_dir=str(root),
@@ -788,11 +789,12 @@ RECIPES = {
         probe_features=64,
         epochs=10,
         batch_size=64,
-        lr=1e-3,
+        lr=3e-3,
         seed=0,
         description="classifies the digit (0-9) drawn by a 2-32-32-1 SIREN (sin(30x)) fitted from "
-        "any initialization, from its sign canonical form and every neuron's cosine probe "
-        "features (invariant to hidden-neuron permutations and sign flips by construction)",
+        "any initialization, from its phase and sign canonical form and every neuron's cosine "
+        "probe features (invariant to hidden-neuron permutations, sign flips and bias shifts "
+        "by half-periods by construction)",
         task="inr_classification_probes",
     ),
 }

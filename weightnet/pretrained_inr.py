@@ -212,11 +212,12 @@ def build_inr_classifier(recipe, path: Path, zoo: str | Path | None = None) -> t
 
 
 # --------------------------------------------------------------------- mnist-inr
-#: How the shipped ``mnist-inr`` classifier reads a SIREN: its sign canonical form (odd
-#: neurons flipped so that their largest incoming entry is positive) and every neuron's
-#: 8 x 8 lowest cosine coefficients on the 28 x 28 pixel grid.
+#: How the shipped ``mnist-inr`` classifier reads a SIREN: its phase and sign canonical
+#: form (sine biases folded into one half-period, neurons flipped so that their largest
+#: incoming entry is positive) and every neuron's 8 x 8 lowest cosine coefficients on the
+#: 28 x 28 pixel grid.
 MNIST_INR_INPUT = {
-    "canonicalize": {"permutation": False, "scale": False, "sign": True},
+    "canonicalize": {"permutation": False, "scale": False, "sign": True, "phase": True},
     "probes": {"num_probes": 64, "seed": 0, "domain": "cosine", "grid_size": 28},
 }
 
@@ -269,9 +270,10 @@ def build_probe_classifier(recipe, path: Path, zoo: str | Path | None = None) ->
     """Train the ``mnist-inr`` classifier of ``recipe`` and write ``path.{safetensors,json}``.
 
     It reads SIRENs from any initialization: the model (``recipe.model``, invariant to
-    hidden-neuron permutations) sees the sign canonical form and the cosine probe features
-    (:data:`MNIST_INR_INPUT`), so the whole predictor is invariant to permutations and sign
-    flips by construction, and its probe features describe the function. Trained on the
+    hidden-neuron permutations) sees the phase and sign canonical form and the cosine probe
+    features (:data:`MNIST_INR_INPUT`), so the whole predictor is invariant to permutations,
+    sign flips and bias shifts by half-periods by construction, and its probe features
+    describe the function. Trained on the
     zoo's training split through :class:`~weightnet.data.datamodule.ZooDataModule` (the
     pipeline ``weightnet predict`` replays). Quality: the zoo's test split, the same INRs
     randomly permuted and sign-flipped, and SIRENs of the test images fitted anew with
@@ -307,7 +309,7 @@ def build_probe_classifier(recipe, path: Path, zoo: str | Path | None = None) ->
         model, **recipe.optimizers(), num_classes=10, confusion_matrix=None
     )
     with tempfile.TemporaryDirectory() as root:
-        recipe.trainer(root).fit(task, train_dataloaders=datamodule.train_dataloader())
+        recipe.trainer(root).fit(task, datamodule=datamodule)  # val/acc in each epoch's line
     data = datamodule.state_dict()
     meta: dict[str, Any] = {
         "description": recipe.description,

@@ -129,3 +129,35 @@ def test_networks_of_a_batch_are_canonicalized_independently():
     together = canonicalize(ws, spec)
     for b in range(4):
         assert _max_diff(together[b], canonicalize(ws[b], spec)) == 0
+
+
+def test_phase_canonical_form_keeps_the_function_and_folds_biases(assert_same_function):
+    """Biases many periods of sin(30 x) away are brought into [-pi/60, pi/60], exactly."""
+    import math
+
+    from weightnet.align.canonical import canonical_phases
+
+    spec, input_shape = SPECS["siren"]
+    ws = random_weightspace(spec, batch_size=3, seed=2, scale=0.7).to(torch.float64)
+    folded = canonical_phases(ws, spec)
+    assert_same_function(spec, ws, folded, input_shape)
+    half = math.pi / 60
+    for b in folded.biases[:-1]:
+        assert b.abs().max() <= half + 1e-12
+    assert (ws.biases[0].abs() > half).any()  # there was something to fold
+    assert torch.equal(folded.biases[-1], ws.biases[-1])  # the linear output layer stays
+    again = canonical_phases(folded, spec)
+    assert _max_diff(again, folded) == 0.0  # idempotent
+    # shifting a neuron's bias by k pi / w0 (and its outgoing weights by (-1)^k) is undone
+    shifted = list(ws.biases)
+    shifted[0] = shifted[0] + 3 * math.pi / 30
+    weights = list(ws.weights)
+    weights[1] = -weights[1]
+    moved = WeightSpace(tuple(weights), tuple(shifted))
+    assert_same_function(spec, ws, moved, input_shape)
+    assert _max_diff(canonical_phases(moved, spec), folded) < 1e-9
+    full = canonicalize(moved, spec, phase=True)
+    assert _max_diff(full, canonicalize(ws, spec, phase=True)) < 1e-9
+    relu = SPECS["mlp_relu"][0]  # no sine layer: nothing moves
+    plain = _ws(relu)
+    assert _max_diff(canonical_phases(plain, relu), plain) == 0.0

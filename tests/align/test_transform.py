@@ -21,4 +21,4 @@ def test_transform_options_and_repr():
     ws = random_weightspace(spec, batch_size=2)
     transform = Canonicalize(scale=False)
     assert transform(ws, spec).allclose(canonicalize(ws, spec, scale=False), atol=0, rtol=0)
-    assert repr(transform) == "Canonicalize(permutation=True, scale=False, sign=True)"
+    assert repr(transform) == "Canonicalize(permutation=True, scale=False, sign=True, phase=False)"

@@ -145,7 +145,7 @@ def test_canonicalized_batches_are_canonical_in_every_split(tiny_zoo):
         original = canonical.stats.denormalize(ws_canon)  # same functions as the raw rows
         torch.testing.assert_close(forward(spec, original, x), forward(spec, ws, x))
     parts = canonical.state_dict()["canonicalize"]
-    assert parts == {"permutation": True, "scale": True, "sign": True}
+    assert parts == {"permutation": True, "scale": True, "sign": True, "phase": True}
     assert raw.state_dict()["canonicalize"] is None
 
 
@@ -153,7 +153,7 @@ def test_canonicalize_takes_its_parts_and_refuses_others(tiny_zoo):
     from weightnet.align.canonical import canonicalize
 
     dm = _setup(tiny_zoo, normalize=False, canonicalize={"scale": False})
-    assert dm.canonicalize == {"permutation": True, "scale": False, "sign": True}
+    assert dm.canonicalize == {"permutation": True, "scale": False, "sign": True, "phase": True}
     batch = dm.test_set.__getitems__([0, 1])
     raw, _ = _setup(tiny_zoo, normalize=False).test_dataloader().collate_fn(batch)
     got, _ = dm.test_dataloader().collate_fn(batch)
@@ -170,7 +170,7 @@ def test_scale_and_sign_forms_are_refused_on_a_zoo_of_mixed_activations(tiny_zoo
     with pytest.raises(ZooError, match=r"mixes activations \(relu, tanh\)"):
         _setup(tiny_zoo, canonicalize=True)
     dm = _setup(tiny_zoo, canonicalize={"scale": False, "sign": False})  # sorting holds for both
-    assert dm.canonicalize == {"permutation": True, "scale": False, "sign": False}
+    assert dm.canonicalize == {"permutation": True, "scale": False, "sign": False, "phase": True}
 
 
 def test_training_views_and_images_subsets_keep_val_and_test_whole():

@@ -6,13 +6,19 @@ Each function returns weights computing exactly the same function as its input:
   weights and bias get unit norm; the factor is pushed into the next layer.
 * **sign** (tanh / sin layers): every hidden neuron is flipped so that the
   largest-magnitude entry of its incoming weights and bias is positive.
+* **phase** (sin layers, ScaleGMN's phase canonicalization): ``sin(w0 (z + b)) =
+  (-1)^k sin(w0 (z + b - k pi / w0))``, so every hidden sine neuron's bias is brought
+  into ``[-pi / (2 w0), pi / (2 w0)]`` and its outgoing weights are multiplied by
+  ``(-1)^k``: SIRENs whose biases started anywhere (e.g. PyTorch's default
+  ``U(-1/sqrt(n_in), 1/sqrt(n_in))``, many periods of ``sin(30 x)``) land in one range.
 * **permutation**: hidden neurons are sorted, layer by layer, in decreasing order of
   ``||incoming|| * ||outgoing||`` (invariant to the scaling and sign groups and to the
   neighbouring layers' permutations); exact ties are broken lexicographically by the
   incoming weights and bias, already in canonical order since earlier layers are
   sorted first.
 
-Scale and sign normalization go first, layer by layer from the input (a neuron's
+Phase goes first (it moves only biases and outgoing signs), then scale and sign
+normalization, layer by layer from the input (a neuron's
 factor depends on the factors already pushed into its incoming weights); they
 commute with permutations, so the sort that follows sees scale-free keys.
 The result is idempotent and invariant to the group up to float rounding, barring
@@ -21,6 +27,8 @@ ties (e.g. two neurons with identical weights, or near-equal keys).
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -28,7 +36,7 @@ from weightnet.align.neurons import incoming, outgoing
 from weightnet.symmetry import SCALABLE_ACTIVATIONS, SIGN_FLIP_ACTIVATIONS, permute, rescale
 from weightnet.weightspace import WeightSpace, WeightSpec
 
-__all__ = ["canonical_factors", "canonical_permutations", "canonicalize"]
+__all__ = ["canonical_factors", "canonical_permutations", "canonical_phases", "canonicalize"]
 
 
 def canonical_factors(
@@ -65,6 +73,30 @@ def canonical_factors(
         factors.append(d)
         previous = d
     return tuple(factors)
+
+
+def canonical_phases(ws: WeightSpace, spec: WeightSpec) -> WeightSpace:
+    """Every hidden sine neuron's bias in ``[-pi/(2 w0), pi/(2 w0)]``, the same functions.
+
+    A shift of the bias by ``k pi / w0`` multiplies the neuron's output by ``(-1)^k``,
+    which the next layer's weights undo. Other layers are left as they are.
+
+    Args:
+        ws: weights of ``B`` networks of ``spec`` (any channel count; linear sine layers).
+        spec: the architecture.
+    """
+    weights, biases = list(ws.weights), list(ws.biases)
+    for i, layer in enumerate(spec.layers[:-1]):
+        if layer.activation != "sin":
+            continue
+        period = math.pi / layer.w0
+        turns = torch.round(biases[i] / period)  # (B, n, C): k
+        biases[i] = biases[i] - turns * period
+        signs = 1 - 2 * torch.remainder(turns, 2)  # (B, n, C): (-1)^k
+        weights[i + 1] = weights[i + 1] * signs.reshape(
+            signs.shape[0], 1, signs.shape[1], *(1,) * (weights[i + 1].ndim - 4), signs.shape[2]
+        )  # columns of the next layer, (B, n_next, n, *kernel, C)
+    return WeightSpace(tuple(weights), tuple(biases))
 
 
 def _lexsort_descending(keys: Tensor) -> Tensor:
@@ -114,6 +146,7 @@ def canonicalize(
     permutation: bool = True,
     scale: bool = True,
     sign: bool = True,
+    phase: bool = False,
 ) -> WeightSpace:
     """The canonical form of every network in ``ws`` (same functions, exactly).
 
@@ -123,10 +156,14 @@ def canonicalize(
         permutation: sort hidden neurons.
         scale: unit incoming norm for ReLU-like hidden layers.
         sign: positive largest incoming entry for tanh/sin hidden layers.
+        phase: sine biases in ``[-pi/(2 w0), pi/(2 w0)]`` (:func:`canonical_phases`; off by
+            default, as the canonical forms of earlier versions).
 
     Returns:
         The canonical weights, same shapes as ``ws``.
     """
+    if phase:
+        ws = canonical_phases(ws, spec)
     out = rescale(ws, spec, canonical_factors(ws, spec, scale=scale, sign=sign))
     if permutation:
         out = permute(out, canonical_permutations(out, spec, scale=False, sign=False))

@@ -19,15 +19,22 @@ class Canonicalize:
         permutation: sort hidden neurons.
         scale: unit incoming norm for ReLU-like hidden layers.
         sign: positive largest incoming entry for tanh/sin hidden layers.
+        phase: sine biases in ``[-pi/(2 w0), pi/(2 w0)]`` (SIRENs).
     """
 
-    def __init__(self, permutation: bool = True, scale: bool = True, sign: bool = True) -> None:
+    def __init__(
+        self, permutation: bool = True, scale: bool = True, sign: bool = True, phase: bool = False
+    ) -> None:
         self.permutation = permutation
         self.scale = scale
         self.sign = sign
+        self.phase = phase
 
     def __call__(self, ws: WeightSpace, spec: WeightSpec) -> WeightSpace:
-        return canonicalize(ws, spec, self.permutation, self.scale, self.sign)
+        return canonicalize(ws, spec, self.permutation, self.scale, self.sign, self.phase)
 
     def __repr__(self) -> str:
-        return f"Canonicalize(permutation={self.permutation}, scale={self.scale}, sign={self.sign})"
+        return (
+            f"Canonicalize(permutation={self.permutation}, scale={self.scale}, "
+            f"sign={self.sign}, phase={self.phase})"
+        )

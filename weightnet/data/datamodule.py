@@ -30,7 +30,7 @@ from weightnet.weightspace import WeightSpec
 
 __all__ = ["ZooDataModule"]
 
-_CANONICAL_PARTS = ("permutation", "scale", "sign")
+_CANONICAL_PARTS = ("permutation", "scale", "sign", "phase")
 
 
 def _canonical_parts(option: bool | Mapping[str, bool] | None) -> dict[str, bool] | None:
