@@ -79,8 +79,8 @@ def run(name: str, model: str, seed: int, out: Path, overrides: list[str], peer:
         sys.executable, str(ROOT / "train.py"), "task=inr_classification", "data=mnist_inr",
         f"model={model}", f"seed={seed}", f"hydra.run.dir={run_dir}", *overrides,
     ]  # fmt: skip
-    if peer:
-        command.append("model._target_=benchmarks.nfn_peer.NFNPackageMetanet")
+    if peer:  # the package's own network: no input skip
+        command += ["model._target_=benchmarks.nfn_peer.NFNPackageMetanet", "~model.input_skip"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
@@ -94,10 +94,10 @@ def run(name: str, model: str, seed: int, out: Path, overrides: list[str], peer:
 
 
 def _epochs(run_dir: Path) -> int:
-    """Epochs trained, from the run's CSV log."""
-    metrics = next(run_dir.glob("csv/*/metrics.csv"))
-    with open(metrics) as fh:
-        return 1 + max(int(row["epoch"]) for row in csv.DictReader(fh) if row["epoch"])
+    """Epochs trained: the run's resolved ``trainer.max_epochs``."""
+    from omegaconf import OmegaConf
+
+    return int(OmegaConf.load(run_dir / ".hydra" / "config.yaml").trainer.max_epochs)
 
 
 def function_reference(seed: int, overrides: list[str]) -> dict:
@@ -112,6 +112,7 @@ def function_reference(seed: int, overrides: list[str]) -> dict:
         ZOO, batch_size=256, target="label", split_column="split",
         probe_features=64, probe_domain="cosine",
         train_views=_override(overrides, "data.train_views"),
+        train_images=_override(overrides, "data.train_images"),
     )  # fmt: skip
     data.setup("fit")
 

@@ -223,21 +223,23 @@ MNIST_INR_INPUT = {
 
 
 def fit_sirens_plainly(
-    images: np.ndarray, seed: int, steps: int = 300, lr: float = 1e-3
+    images: np.ndarray, seed: int, steps: int = 300, lr: float = 1e-3, zero_biases: bool = False
 ) -> list[dict[str, Tensor]]:
     """SIRENs fitted one image at a time with a plain PyTorch loop, as a user would.
 
     Each ``2 -> 32 -> 32 -> 1`` SIREN (:class:`weightnet.zoo.architectures.SIREN`, sin(30x))
     starts from Sitzmann et al.'s initialization (first layer ``U(-1/2, 1/2)``, hidden
-    ``U(-sqrt(6/32)/30, ...)``) with ``torch.nn.Linear``'s default biases, drawn from
-    ``torch.manual_seed(seed + i)``, and is fitted by ``torch.optim.Adam`` on the full
-    28 x 28 grid: a protocol other than the recipe's (zero biases, 100 steps at 5e-3).
+    ``U(-sqrt(6/32)/30, ...)``) with ``torch.nn.Linear``'s default biases (or zero sine
+    biases, as the DWSNets INRs), drawn from ``torch.manual_seed(seed + i)``, and is fitted
+    by ``torch.optim.Adam`` on the full 28 x 28 grid. The defaults are a protocol other than
+    the recipe's (zero biases, 100 steps at 5e-3).
 
     Args:
         images: ``(B, 28, 28)`` in ``[0, 1]``.
         seed: first initialization seed.
         steps: Adam steps per image.
         lr: Adam's learning rate.
+        zero_biases: start the sine layers' biases at zero.
 
     Returns:
         One state_dict per image.
@@ -255,6 +257,8 @@ def fit_sirens_plainly(
             for k, layer in enumerate(net.seq[:-1]):
                 bound = 1 / layer.in_features if k == 0 else (6 / layer.in_features) ** 0.5 / 30
                 layer.weight.uniform_(-bound, bound)
+                if zero_biases:
+                    layer.bias.zero_()
         target = torch.from_numpy(image).reshape(-1, 1) - grid.output_offset  # (784, 1)
         opt = torch.optim.Adam(net.parameters(), lr=lr)
         for _ in range(steps):
